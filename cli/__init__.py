@@ -1,0 +1,1 @@
+"""The ``simlab`` command-line interface (thin: parse, call the library, render)."""

@@ -1,0 +1,59 @@
+"""Entry point of the ``simlab`` command.
+
+Sub-command groups live in their own modules and are attached here. Every ``SimlabError`` raised
+by the library is printed as one line (``error: ...``) on stderr with exit status 2 and no
+traceback; usage errors from the argument parser also exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from hardware_db.errors import SimlabError
+
+app = typer.Typer(
+    name="simlab",
+    help="Predict how LLMs train, serve and scale: hardware catalog, roofline simulators, scaling laws.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach the sub-command groups (imported here so that `simlab --help` lists them all)."""
+    from cli import hardware, models
+
+    app.add_typer(hardware.app, name="hardware", help="The hardware catalog: devices and systems.")
+    app.add_typer(models.app, name="models", help="The model catalog: architectures and parameter counts.")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and exits with) the process status."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SimlabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.exceptions.ClickException as err:
+        err.show()
+        sys.exit(2 if isinstance(err, click.exceptions.UsageError) else err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    return 0
+
+
+if __name__ == "__main__":
+    main()
