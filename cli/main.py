@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from hardware_db.errors import SimlabError
@@ -34,25 +33,20 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns (and exits with) the process status."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with its status.
+
+    The parser's own usage errors exit 2 (standalone mode); a ``SimlabError`` from the library is
+    printed as one line on stderr and also exits 2, without a traceback.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="simlab")
     except SimlabError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.exceptions.ClickException as err:
-        err.show()
-        sys.exit(2 if isinstance(err, click.exceptions.UsageError) else err.exit_code)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
-    return 0
 
 
 if __name__ == "__main__":
