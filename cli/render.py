@@ -55,8 +55,8 @@ def format_si(value: float | None, unit: str = "", digits: int = 3) -> str:
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Print a rich table with the given column headers; cells are converted with ``str``."""
     table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column)
+    for index, column in enumerate(columns):
+        table.add_column(column, no_wrap=index == 0)
     for row in rows:
         table.add_row(*["-" if cell is None else str(cell) for cell in row])
     console.print(table)

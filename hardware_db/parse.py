@@ -1,0 +1,300 @@
+"""Validate catalog TOML tables and build ``Device`` / ``System`` objects.
+
+Every error is one line naming the file and the field and what is allowed. A number is written
+either inline with its source, ``tdp_w = { value = 700, source = "..." }``, or as a table with a
+``source`` key (memory tiers, links, efficiency). A field left empty on purpose goes into
+``[unset]`` with the reason. The schema is documented in docs/hardware.md.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from hardware_db.errors import HardwareError
+from hardware_db.schema import DTYPES, KINDS, TIER_NAMES, Device, Efficiency, Link, MemoryTier
+
+DEVICE_KEYS = {
+    "name",
+    "aliases",
+    "vendor",
+    "kind",
+    "notes",
+    "main_memory",
+    "peak_flops_per_s",
+    "memory",
+    "l2_bytes",
+    "tdp_w",
+    "idle_w",
+    "price_per_hour_usd",
+    "intra_node_link",
+    "efficiency",
+    "unset",
+}
+DEVICE_UNSETTABLE = set(DTYPES) | {"l2_bytes", "idle_w", "price_per_hour_usd", "intra_node_link"}
+SYSTEM_KEYS = {
+    "name",
+    "aliases",
+    "device",
+    "devices_per_node",
+    "nodes",
+    "topology",
+    "notes",
+    "intra_node_link",
+    "inter_node_link",
+    "unset",
+}
+SYSTEM_UNSETTABLE = {"intra_node_link", "inter_node_link"}
+TIER_KEYS = {"name", "capacity_bytes", "bandwidth_bytes_per_s", "source"}
+LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source"}
+EFF_KEYS = {
+    "compute",
+    "memory",
+    "link",
+    "compute_half_flop",
+    "memory_half_bytes",
+    "kernel_overhead_s",
+    "source",
+}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse ``path``; a syntax error becomes one line with the file and line number."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise HardwareError(f"{path}: malformed TOML: {err}") from None
+    except OSError as err:
+        raise HardwareError(f"{path}: cannot read file: {err.strerror}") from None
+
+
+class _Ctx:
+    """Where we are (file) so that every message names it."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def fail(self, field: str, message: str) -> HardwareError:
+        return HardwareError(f"{self.path}: field '{field}': {message}")
+
+    def keys(self, table: Any, allowed: set[str], where: str) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(where, f"expected a table, got {type(table).__name__}")
+        extra = sorted(set(table) - allowed)
+        if extra:
+            prefix = f"{where}." if where else ""
+            raise self.fail(f"{prefix}{extra[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+        return table
+
+    def text(self, table: dict, key: str, where: str, required: bool = True) -> str:
+        value = table.get(key)
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "missing or empty; allowed: a non-empty string")
+        return value.strip()
+
+    def number(self, value: Any, where: str, positive: bool = True) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(where, f"{value!r} is not a finite number")
+        if positive and value <= 0:
+            raise self.fail(where, f"{value!r} must be > 0")
+        if not positive and value < 0:
+            raise self.fail(where, f"{value!r} must be >= 0")
+        return float(value)
+
+    def sourced(self, value: Any, where: str, positive: bool = True) -> tuple[float, str]:
+        """``{ value = x, source = "..." }`` -> (x, source)."""
+        if not isinstance(value, dict):
+            raise self.fail(where, 'expected { value = <number>, source = "<where it comes from>" }')
+        self.keys(value, {"value", "source"}, where)
+        if "source" not in value:
+            raise self.fail(f"{where}.source", "missing source; every number must name its source")
+        source = self.text(value, "source", f"{where}.source")
+        return self.number(value.get("value"), f"{where}.value", positive), source
+
+    def unset(self, table: dict, allowed: set[str]) -> dict[str, str]:
+        raw = table.get("unset", {})
+        self.keys(raw, allowed, "unset")
+        return {k: self.text(raw, k, f"unset.{k}") for k in raw}
+
+    def link(self, table: Any, where: str) -> Link:
+        self.keys(table, LINK_KEYS, where)
+        if "source" not in table:
+            raise self.fail(f"{where}.source", "missing source; every number must name its source")
+        return Link(
+            name=self.text(table, "name", f"{where}.name"),
+            bandwidth_bytes_per_s=self.number(
+                table.get("bandwidth_bytes_per_s"), f"{where}.bandwidth_bytes_per_s"
+            ),
+            latency_s=self.number(table.get("latency_s"), f"{where}.latency_s", positive=False),
+            source=self.text(table, "source", f"{where}.source"),
+        )
+
+    def names(self, table: dict) -> tuple[str, tuple[str, ...]]:
+        name = self.text(table, "name", "name")
+        aliases = table.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise self.fail("aliases", "allowed: a list of non-empty strings")
+        return name, tuple(a.strip() for a in aliases)
+
+
+def _memory(ctx: _Ctx, raw: Any) -> tuple[tuple[MemoryTier, ...], dict[str, str]]:
+    if not isinstance(raw, list) or not raw:
+        raise ctx.fail("memory", "missing; allowed: one or more [[memory]] tables, fastest first")
+    tiers, sources = [], {}
+    for i, table in enumerate(raw):
+        where = f"memory[{i}]"
+        ctx.keys(table, TIER_KEYS, where)
+        name = ctx.text(table, "name", f"{where}.name")
+        if name not in TIER_NAMES:
+            raise ctx.fail(f"{where}.name", f"'{name}' is not a tier name; allowed: {', '.join(TIER_NAMES)}")
+        if "source" not in table:
+            raise ctx.fail(f"{where}.source", "missing source; every number must name its source")
+        tier = MemoryTier(
+            name=name,
+            capacity_bytes=ctx.number(table.get("capacity_bytes"), f"{where}.capacity_bytes"),
+            bandwidth_bytes_per_s=ctx.number(
+                table.get("bandwidth_bytes_per_s"), f"{where}.bandwidth_bytes_per_s"
+            ),
+            source=ctx.text(table, "source", f"{where}.source"),
+        )
+        if any(t.name == name for t in tiers):
+            raise ctx.fail(f"{where}.name", f"tier '{name}' appears twice; allowed: each tier once")
+        tiers.append(tier)
+        sources[f"memory.{name}"] = tier.source
+    return tuple(tiers), sources
+
+
+def _efficiency(ctx: _Ctx, raw: Any) -> Efficiency:
+    ctx.keys(raw, EFF_KEYS, "efficiency")
+    values = {}
+    for key in ("compute", "memory", "link"):
+        value = ctx.number(raw.get(key), f"efficiency.{key}")
+        if value > 1.0:
+            raise ctx.fail(f"efficiency.{key}", f"{value!r} is outside (0, 1]")
+        values[key] = value
+    for key in ("compute_half_flop", "memory_half_bytes", "kernel_overhead_s"):
+        values[key] = ctx.number(raw.get(key), f"efficiency.{key}", positive=False)
+    if "source" not in raw:
+        raise ctx.fail("efficiency.source", "missing source; say where the defaults come from")
+    return Efficiency(source=ctx.text(raw, "source", "efficiency.source"), **values)
+
+
+def _optional(ctx: _Ctx, table: dict, key: str, unset: dict, sources: dict) -> float | None:
+    if key in table:
+        if key in unset:
+            raise ctx.fail(key, "both set and listed in [unset]; allowed: one of the two")
+        value, sources[key] = ctx.sourced(table[key], key)
+        return value
+    return None
+
+
+def device_from_table(table: dict[str, Any], path: Path) -> Device:
+    """Validate one device table (already parsed TOML) and build the Device."""
+    ctx = _Ctx(path)
+    ctx.keys(table, DEVICE_KEYS, "")
+    name, aliases = ctx.names(table)
+    kind = ctx.text(table, "kind", "kind")
+    if kind not in KINDS:
+        raise ctx.fail("kind", f"'{kind}' is not allowed; allowed: {', '.join(KINDS)}")
+    unset = ctx.unset(table, DEVICE_UNSETTABLE)
+    sources: dict[str, str] = {}
+
+    peaks_raw = table.get("peak_flops_per_s", {})
+    ctx.keys(peaks_raw, set(DTYPES), "peak_flops_per_s")
+    peaks: dict[str, float] = {}
+    for dtype in DTYPES:  # canonical order
+        if dtype in peaks_raw:
+            if dtype in unset:
+                raise ctx.fail(f"peak_flops_per_s.{dtype}", "both set and listed in [unset]")
+            where = f"peak_flops_per_s.{dtype}"
+            peaks[dtype], sources[where] = ctx.sourced(peaks_raw[dtype], where)
+
+    tiers, tier_sources = _memory(ctx, table.get("memory"))
+    sources.update(tier_sources)
+    default_main = next((t.name for t in tiers if t.name != "sram"), tiers[0].name)
+    main = table.get("main_memory", default_main)
+    if main not in {t.name for t in tiers}:
+        raise ctx.fail("main_memory", f"'{main}' is not one of the tiers: {', '.join(t.name for t in tiers)}")
+
+    if "tdp_w" not in table:
+        raise ctx.fail("tdp_w", 'missing; allowed: { value = <watts>, source = "..." }')
+    tdp, sources["tdp_w"] = ctx.sourced(table["tdp_w"], "tdp_w")
+    link = None
+    if "intra_node_link" in table:
+        link = ctx.link(table["intra_node_link"], "intra_node_link")
+        sources["intra_node_link"] = link.source
+    if "efficiency" not in table:
+        raise ctx.fail("efficiency", "missing; allowed: an [efficiency] table with a source")
+    eff = _efficiency(ctx, table["efficiency"])
+    sources["efficiency"] = eff.source
+    return Device(
+        name=name,
+        aliases=aliases,
+        vendor=ctx.text(table, "vendor", "vendor"),
+        kind=kind,
+        peak_flops_per_s=peaks,
+        memory_tiers=tiers,
+        main_memory=main,
+        l2_bytes=_optional(ctx, table, "l2_bytes", unset, sources),
+        tdp_w=tdp,
+        idle_w=_optional(ctx, table, "idle_w", unset, sources),
+        intra_node_link=link,
+        price_per_hour_usd=_optional(ctx, table, "price_per_hour_usd", unset, sources),
+        efficiency=eff,
+        sources=sources,
+        notes=ctx.text(table, "notes", "notes", required=False),
+        path=str(path),
+        unset=unset,
+    )
+
+
+def system_fields(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Validate one system table; returns System keyword arguments except ``device``.
+
+    The ``device`` entry is returned as the name string for the loader to resolve.
+    """
+    ctx = _Ctx(path)
+    ctx.keys(table, SYSTEM_KEYS, "")
+    name, aliases = ctx.names(table)
+    unset = ctx.unset(table, SYSTEM_UNSETTABLE)
+    sources: dict[str, str] = {}
+    if "devices_per_node" not in table:
+        raise ctx.fail("devices_per_node", 'missing; allowed: { value = <int>, source = "..." }')
+    per, sources["devices_per_node"] = ctx.sourced(table["devices_per_node"], "devices_per_node")
+    if per != int(per):
+        raise ctx.fail("devices_per_node.value", f"{per!r} is not an integer")
+    nodes = table.get("nodes", 1)
+    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
+        raise ctx.fail("nodes", f"{nodes!r}; allowed: an integer >= 1")
+    links: dict[str, Link | None] = {}
+    for key in ("intra_node_link", "inter_node_link"):
+        if key in table:
+            if key in unset:
+                raise ctx.fail(key, "both set and listed in [unset]")
+            links[key] = ctx.link(table[key], key)
+            sources[key] = links[key].source
+        elif key in unset:
+            links[key] = None
+        else:
+            links[key] = "device" if key == "intra_node_link" else None
+            if key == "inter_node_link":
+                raise ctx.fail(key, "missing; allowed: an [inter_node_link] table or a reason in [unset]")
+    return dict(
+        name=name,
+        aliases=aliases,
+        device=ctx.text(table, "device", "device"),
+        devices_per_node=int(per),
+        nodes=nodes,
+        intra_node_link=links["intra_node_link"],
+        inter_node_link=links["inter_node_link"],
+        topology=ctx.text(table, "topology", "topology"),
+        sources=sources,
+        notes=ctx.text(table, "notes", "notes", required=False),
+        path=str(path),
+        unset=unset,
+    )

@@ -1,0 +1,192 @@
+"""Data types of the hardware catalog (frozen dataclasses, SI units).
+
+Conventions (see docs/hardware.md):
+
+- Peak rates are *dense* FLOP/s (2 FLOP per multiply-add; no 2:4 sparsity).
+- Bandwidths are bytes/s **per direction**; capacities are bytes (1 GB = 1e9 bytes).
+- Efficiency curve: ``achieved = peak * max_eff * x / (x + half)`` where ``x`` is the work of one
+  kernel (FLOP or bytes); see ``simulator.roofline.kernel_time_s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hardware_db.errors import HardwareError
+
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
+TIER_NAMES = ("sram", "hbm", "ddr", "lpddr", "gddr", "unified")
+KINDS = ("gpu", "tpu", "rdu", "npu", "soc", "cpu")
+
+
+@dataclass(frozen=True)
+class MemoryTier:
+    """One level of the memory hierarchy: capacity (bytes) and bandwidth (bytes/s)."""
+
+    name: str
+    capacity_bytes: float
+    bandwidth_bytes_per_s: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A point-to-point or per-device network link; bandwidth is per direction."""
+
+    name: str
+    bandwidth_bytes_per_s: float
+    latency_s: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Saturating efficiency curve: ``achieved = peak * max_eff * x / (x + half)``.
+
+    Fields map 1:1 onto ``simulator.roofline.kernel_time_s`` arguments.
+    """
+
+    compute: float
+    memory: float
+    link: float
+    compute_half_flop: float
+    memory_half_bytes: float
+    kernel_overhead_s: float
+    source: str
+
+    def __post_init__(self) -> None:
+        for name in (
+            "compute",
+            "memory",
+            "link",
+            "compute_half_flop",
+            "memory_half_bytes",
+            "kernel_overhead_s",
+        ):
+            value = getattr(self, name)
+            try:
+                number = float(value) if not isinstance(value, (bool, str)) else math.nan
+            except (TypeError, ValueError):
+                number = math.nan
+            if name in ("compute", "memory", "link"):
+                if not 0.0 < number <= 1.0:
+                    raise HardwareError(f"efficiency.{name} = {value!r}; allowed: a number in (0, 1]")
+            elif not (math.isfinite(number) and number >= 0.0):
+                raise HardwareError(f"efficiency.{name} = {value!r}; allowed: a finite number >= 0")
+            object.__setattr__(self, name, number)  # plain float (accepts numpy/JAX scalars)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One accelerator (or SoC/CPU) with sourced peak rates, memory tiers, power and efficiency.
+
+    ``sources`` maps a field path (``peak_flops_per_s.bf16``, ``tdp_w``, ``memory.hbm`` ...) to
+    its source; ``unset`` maps a field left empty on purpose to the reason.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    vendor: str
+    kind: str
+    peak_flops_per_s: Mapping[str, float]
+    memory_tiers: tuple[MemoryTier, ...]
+    main_memory: str
+    l2_bytes: float | None
+    tdp_w: float
+    idle_w: float | None
+    intra_node_link: Link | None
+    price_per_hour_usd: float | None
+    efficiency: Efficiency
+    sources: Mapping[str, str]
+    notes: str
+    path: str
+    unset: Mapping[str, str] = field(default_factory=dict)
+
+    def peak(self, dtype: str) -> float:
+        """Dense peak FLOP/s (or OP/s for int types) for ``dtype``; HardwareError if absent."""
+        key = str(dtype).lower()
+        if key not in self.peak_flops_per_s:
+            have = ", ".join(self.peak_flops_per_s) or "none"
+            why = f" ({self.unset[key]})" if key in self.unset else ""
+            raise HardwareError(
+                f"device '{self.name}' has no peak rate for dtype '{dtype}'{why}; it has: {have}"
+            )
+        return self.peak_flops_per_s[key]
+
+    def tier(self, name: str) -> MemoryTier:
+        """The memory tier called ``name``; HardwareError naming the tiers that exist if absent."""
+        for tier in self.memory_tiers:
+            if tier.name == name:
+                return tier
+        have = ", ".join(t.name for t in self.memory_tiers)
+        raise HardwareError(f"device '{self.name}' has no memory tier '{name}'; it has: {have}")
+
+    @property
+    def memory(self) -> MemoryTier:
+        """The tier that holds weights and KV cache by default (``tier(main_memory)``)."""
+        return self.tier(self.main_memory)
+
+    def with_efficiency(self, eff: Efficiency) -> Device:
+        """A copy of this device with its efficiency curve replaced (calibration profiles)."""
+        if not isinstance(eff, Efficiency):
+            raise HardwareError(f"with_efficiency needs an Efficiency, got {type(eff).__name__}")
+        return dataclasses.replace(self, efficiency=eff)
+
+
+@dataclass(frozen=True)
+class System:
+    """A node shape (devices per node, links, topology) times a node count.
+
+    ``inter_node_link`` is the per-device share of the node's NICs, per direction. A system that
+    cannot span nodes (a phone) has ``inter_node_link = None`` and cannot be scaled beyond 1 node;
+    a system whose peer link is unpublished (SN40L) has ``intra_node_link = None`` (see ``notes``).
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    device: Device
+    devices_per_node: int
+    nodes: int
+    intra_node_link: Link | None
+    inter_node_link: Link | None
+    topology: str
+    sources: Mapping[str, str]
+    notes: str
+    path: str
+    unset: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def num_devices(self) -> int:
+        """Total device count = devices_per_node * nodes."""
+        return self.devices_per_node * self.nodes
+
+    def scaled(self, nodes: int) -> System:
+        """The same node shape with ``nodes`` nodes (an int >= 1)."""
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
+            raise HardwareError(f"system '{self.name}': nodes = {nodes!r}; allowed: an integer >= 1")
+        if nodes > 1 and self.inter_node_link is None:
+            raise HardwareError(
+                f"system '{self.name}' has no inter-node link; allowed: nodes = 1 (asked for {nodes})"
+            )
+        return dataclasses.replace(self, nodes=nodes)
+
+    def for_devices(self, n: int) -> System:
+        """The smallest system holding exactly ``n`` devices.
+
+        ``n <= devices_per_node``: one (partial) node of ``n`` devices. ``n > devices_per_node``:
+        ``n / devices_per_node`` whole nodes; HardwareError if ``n`` is not a multiple.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise HardwareError(f"system '{self.name}': device count {n!r}; allowed: an integer >= 1")
+        per = self.devices_per_node
+        if n <= per:
+            return dataclasses.replace(self, devices_per_node=n, nodes=1)
+        if n % per:
+            raise HardwareError(
+                f"system '{self.name}': {n} devices cannot be formed from whole nodes of {per}; "
+                f"allowed: n <= {per} or a multiple of {per}"
+            )
+        return self.scaled(n // per)
