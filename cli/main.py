@@ -24,10 +24,15 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach the sub-command groups (imported here so that `simlab --help` lists them all)."""
-    from cli import hardware, models
+    from cli import calibrate, fit, hardware, laws, models, predict, sweep
 
     app.add_typer(hardware.app, name="hardware", help="The hardware catalog: devices and systems.")
     app.add_typer(models.app, name="models", help="The model catalog: architectures and parameter counts.")
+    app.add_typer(predict.predict_app, name="predict", help="Predict serving, training, loss and optimal plans.")
+    app.add_typer(fit.app, name="fit", help="Fit scaling laws to published datasets or your own runs.")
+    app.add_typer(laws.app, name="laws", help="The scaling laws and their published parameter sets.")
+    app.add_typer(sweep.app, name="sweep", help="Design-space sweeps streamed to Parquet.")
+    calibrate.register(app)
 
 
 _register()

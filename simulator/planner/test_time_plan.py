@@ -1,0 +1,430 @@
+"""Test-time plans (Kinetics): model size, samples, generation length and attention under a
+per-query budget in eFLOPs, seconds or dollars.
+
+**Cost.** Kinetics (Sadhukhan et al. 2025, arXiv:2506.05333, Sec. 3.2; :mod:`scaling_laws.kinetics`)
+charges memory traffic at the hardware's arithmetic intensity ``I`` (FLOP/byte)::
+
+    eFLOPs = 2 n P L_out + r n D L_out (2 L_in + L_out) + I D L_out (2 L_in + n L_out)   (dense)
+
+and the top-k sparse form with KV budget ``B`` (:func:`scaling_laws.kinetics.sparse_cost`).
+"FLOPs-only" is the same model with ``I = 0`` (the compute-optimal accounting the paper argues
+against). ``I`` comes from the device (``peak(dtype) / memory bandwidth``; B200 FP8: 562.5) or is the
+paper's 562.5 without one. A latency or $ budget is costed by the serving simulator
+(:func:`simulator.serving.serve_core`, decode memory-bound on KV and weights):
+
+* seconds: end-to-end latency of one query's ``n`` samples run as a batch of ``n`` sequences;
+* dollars: $ per query when the device is filled with as many queries as its memory holds
+  (``Q = floor(max_batch / n)``): ``price x devices x e2e(Q n) / 3600 / Q``.
+  Sparse attention is not modelled by the serving simulator, so these budgets plan dense only.
+
+**Accuracy (coverage model).** Fitted to a user table of ``(model, samples, gen_len[, kv_budget],
+accuracy)``, per model ``m`` (``F_max``, ``p``, ``lambda``), plus a shared KV-budget scale ``beta``
+when the table has sparse rows::
+
+    p_eff = p_m (1 - exp(-L_out / lambda_m)) (1 - exp(-B / beta))     (last factor 1 for dense)
+    acc(m, n, L_out, B) = F_max,m (1 - (1 - p_eff)^n)
+
+The outer form is the TTSPM parallel-sampling coverage ``F(N) = F_max (1 - (1-p)^N)`` (Wang et al.
+2025, arXiv:2505.20522; :func:`scaling_laws.coverage.coverage`), i.e. Best-of-N with an oracle
+verifier as Kinetics' solving rate (Pass@K). The length factor is our modelling assumption: a
+trace truncated at ``L_out`` tokens has finished with probability ``1 - exp(-L_out / lambda)``
+(Kinetics' Long-CoT evaluation truncates traces at 2K-32K tokens, App. D). Fitted by nonlinear
+least squares (scipy ``least_squares``, parameters in logit / log space, a weak ridge pulling
+``ln lambda_m`` to their mean so that models with one length stay identified).
+
+**Search.** The grid of Kinetics App. D.2 (samples ``{1, 2, 4, 8, 16, 32}``, lengths 2K-32K in steps
+of 2K, KV budgets ``{32, ..., 1024}``) for every model of the family, costed and scored as arrays
+(one vectorised evaluation; the serving simulator is ``vmap``-ed over the configurations).
+
+**Critical model size** (our operationalisation of Kinetics Sec. 3.1): along the accuracy-vs-cost
+frontier, the smallest model that stays on the frontier for at least ``span_decades`` (default 1)
+decades of cost, i.e. from which extra budget goes into samples / length rather than a larger model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from simulator.planner.budget import positive
+from simulator.planner.errors import PlanError
+
+SAMPLES = (1, 2, 4, 8, 16, 32)
+GEN_LENS = tuple(range(2048, 32768 + 1, 2048))
+KV_BUDGETS = (32, 64, 128, 256, 512, 1024)
+DEFAULT_PROMPT_LEN = 200  # tokens; the reference worked numbers use L_in = 200 (scaling_laws.md Sec. 5)
+FAMILIES = {"qwen3": ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b")}
+EXAMPLE_TABLE = Path(__file__).resolve().parents[2] / "data" / "kinetics" / "example_accuracy.csv"
+REQUIRED_COLUMNS = ("model", "samples", "gen_len", "accuracy")
+
+
+# ------------------------------------------------------------------------------ accuracy table
+def load_accuracy_table(path_or_frame):
+    """Read and validate an accuracy table (CSV path or DataFrame); one-line PlanError if bad.
+
+    Columns: ``model`` (catalog name, e.g. qwen3-8b), ``samples`` (integer >= 1), ``gen_len``
+    (tokens > 0), ``accuracy`` (fraction in [0, 1]); optional ``kv_budget`` (tokens; empty or 0 =
+    dense) and ``source``.
+    """
+    import pandas as pd
+
+    if isinstance(path_or_frame, pd.DataFrame):
+        df, where = path_or_frame.copy(), "accuracy table"
+    else:
+        p = Path(path_or_frame).expanduser()
+        if not p.is_file():
+            raise PlanError(f"accuracy table '{p}' not found; allowed: a CSV with columns {', '.join(REQUIRED_COLUMNS)}")
+        try:
+            df = pd.read_csv(p, comment="#")
+        except Exception as err:  # parser errors are user input errors here
+            raise PlanError(f"accuracy table '{p}' is not a readable CSV: {str(err).splitlines()[0]}") from None
+        where = f"accuracy table '{p.name}'"
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise PlanError(f"{where}: missing column(s) {', '.join(missing)}; needs {', '.join(REQUIRED_COLUMNS)}")
+    if df.empty:
+        raise PlanError(f"{where} has no rows")
+    df["model"] = df["model"].astype(str).str.strip().str.lower()
+    for col in ("samples", "gen_len", "accuracy"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if vals.isna().any():
+            row = int(vals.isna().to_numpy().nonzero()[0][0]) + 1
+            raise PlanError(f"{where}: column '{col}' row {row} is not a number")
+        df[col] = vals.astype(float)
+    acc = df["accuracy"].to_numpy()
+    if ((acc < 0) | (acc > 1)).any():
+        row = int(((acc < 0) | (acc > 1)).nonzero()[0][0]) + 1
+        raise PlanError(f"{where}: accuracy {acc[row - 1]:g} in row {row} is outside [0, 1]; "
+                        "allowed: probabilities in [0, 1] (not percent)")
+    s = df["samples"].to_numpy()
+    if (s < 1).any() or (s != np.round(s)).any():
+        raise PlanError(f"{where}: samples must be integers >= 1")
+    if (df["gen_len"].to_numpy() <= 0).any():
+        raise PlanError(f"{where}: gen_len must be > 0 tokens")
+    kv = pd.to_numeric(df["kv_budget"], errors="coerce").fillna(0.0) if "kv_budget" in df.columns else 0.0 * s
+    if (np.asarray(kv) < 0).any():
+        raise PlanError(f"{where}: kv_budget must be >= 0 (0 or empty = dense attention)")
+    df["kv_budget"] = np.asarray(kv, dtype=float)
+    return df
+
+
+# ------------------------------------------------------------------------------ coverage model
+@dataclass(frozen=True)
+class CoverageFit:
+    """Fitted coverage model (see module docstring). Arrays are per model, in ``models`` order."""
+
+    models: tuple[str, ...]
+    f_max: np.ndarray
+    p: np.ndarray
+    lam: np.ndarray
+    beta: float | None  # None: no sparse rows, sparse attention not scored
+    rmse: float
+    rows: int
+
+    def accuracy(self, model_index, samples, gen_len, kv_budget=0.0) -> np.ndarray:
+        """Predicted accuracy (fraction) for arrays of configurations (``kv_budget`` 0 = dense)."""
+        from scaling_laws.coverage import coverage
+
+        i = np.asarray(model_index)
+        L = np.asarray(gen_len, dtype=np.float64)
+        B = np.asarray(kv_budget, dtype=np.float64)
+        sparse = 1.0 if self.beta is None else np.where(B > 0, 1.0 - np.exp(-B / self.beta), 1.0)
+        p_eff = self.p[i] * (1.0 - np.exp(-L / self.lam[i])) * sparse
+        with jax.enable_x64(True):
+            return np.asarray(coverage({"F_max": jnp.asarray(self.f_max[i]), "p": jnp.asarray(p_eff)},
+                                       jnp.asarray(samples, dtype=jnp.float64)), dtype=np.float64)
+
+    def describe(self) -> dict:
+        return {"models": list(self.models), "F_max": self.f_max.tolist(), "p": self.p.tolist(),
+                "lambda_tokens": self.lam.tolist(), "kv_beta_tokens": self.beta, "rmse": self.rmse,
+                "rows": self.rows}
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def fit_coverage(table, models: tuple[str, ...] | None = None, ridge: float = 1e-3) -> CoverageFit:
+    """Fit the coverage model to an accuracy table (see :func:`load_accuracy_table`)."""
+    from scipy.optimize import least_squares
+
+    df = load_accuracy_table(table)
+    models = tuple(models) if models is not None else tuple(dict.fromkeys(df["model"]))
+    unknown = sorted(set(df["model"]) - set(models))
+    if unknown:
+        raise PlanError(f"accuracy table: model(s) {', '.join(unknown)} not in the family; allowed: {', '.join(models)}")
+    present = [m for m in models if m in set(df["model"])]
+    idx = np.array([present.index(m) for m in df["model"]])
+    n = df["samples"].to_numpy()
+    L = df["gen_len"].to_numpy()
+    B = df["kv_budget"].to_numpy()
+    y = df["accuracy"].to_numpy()
+    M = len(present)
+    has_sparse = bool((B > 0).any())
+    if has_sparse and not (B == 0).any():
+        raise PlanError("accuracy table: sparse rows (kv_budget > 0) need dense rows too")
+
+    def unpack(th):
+        f = _sigmoid(th[:M])
+        p = _sigmoid(th[M:2 * M])
+        lam = np.exp(th[2 * M:3 * M])
+        beta = np.exp(th[3 * M]) if has_sparse else None
+        return f, p, lam, beta
+
+    def predict(th):
+        f, p, lam, beta = unpack(th)
+        sp = np.where(B > 0, 1.0 - np.exp(-B / beta), 1.0) if has_sparse else 1.0
+        pe = p[idx] * (1.0 - np.exp(-L / lam[idx])) * sp
+        return f[idx] * (1.0 - (1.0 - pe) ** n)
+
+    def resid(th):
+        lnl = th[2 * M:3 * M]
+        return np.concatenate([predict(th) - y, ridge * (lnl - lnl.mean())])
+
+    best = None
+    for lam0 in (4096.0, 16384.0, 65536.0):  # three starts of the length scale
+        ymax = np.array([y[idx == k].max() for k in range(M)])
+        f0 = np.clip(ymax + 0.1, 0.05, 0.99)
+        th0 = np.concatenate([np.log(f0 / (1 - f0)), np.zeros(M), np.full(M, math.log(lam0))]
+                             + ([np.array([math.log(128.0)])] if has_sparse else []))
+        r = least_squares(resid, th0, method="trf", x_scale="jac", max_nfev=4000)
+        if best is None or r.cost < best.cost:
+            best = r
+    f, p, lam, beta = unpack(best.x)
+    rmse = float(np.sqrt(np.mean((predict(best.x) - y) ** 2)))
+    # models absent from the table cannot be scored
+    full_f = np.full(len(models), np.nan)
+    full_p = np.full(len(models), np.nan)
+    full_l = np.full(len(models), np.nan)
+    for k, m in enumerate(present):
+        j = models.index(m)
+        full_f[j], full_p[j], full_l[j] = f[k], p[k], lam[k]
+    return CoverageFit(models, full_f, full_p, full_l, None if beta is None else float(beta), rmse, int(y.size))
+
+
+# ---------------------------------------------------------------------------------- the grid
+def _grid(n_models: int, sparse: bool, samples=SAMPLES, gen_lens=GEN_LENS, kv_budgets=KV_BUDGETS) -> dict:
+    kv = (0,) + (tuple(kv_budgets) if sparse else ())
+    g = np.meshgrid(np.arange(n_models), np.asarray(samples, float), np.asarray(gen_lens, float),
+                    np.asarray(kv, float), indexing="ij")
+    return {"model": g[0].ravel(), "samples": g[1].ravel(), "gen_len": g[2].ravel(), "kv_budget": g[3].ravel()}
+
+
+def kinetics_costs(models: tuple[str, ...], grid: dict, prompt_len: float, intensity: float) -> dict:
+    """eFLOPs and FLOPs-only (I = 0) cost per configuration, one array evaluation over the grid.
+
+    The Kinetics shapes (:data:`scaling_laws.kinetics.QWEN3`) are gathered per configuration into
+    one :class:`~scaling_laws.kinetics.AttentionShape` with array fields (its cost functions are
+    plain arithmetic, so they broadcast).
+    """
+    from scaling_laws import kinetics as kn
+
+    shapes = [kn.qwen3_shape(m) for m in models]
+    idx = grid["model"].astype(int)
+
+    def col(attr):
+        return np.asarray([getattr(sh, attr) for sh in shapes], dtype=np.float64)[idx]
+
+    shape = kn.AttentionShape("grid", col("params"), col("num_layers"), col("num_heads"), col("num_kv_heads"),
+                              col("head_dim"))
+    n, L, B = grid["samples"], grid["gen_len"], grid["kv_budget"]
+    dense = B <= 0
+    Bs = np.where(dense, 1.0, B)
+    with jax.enable_x64(True):
+        ed = np.asarray(kn.dense_cost(shape, prompt_len, L, n, intensity)["total"])
+        fd = np.asarray(kn.dense_cost(shape, prompt_len, L, n, 0.0)["total"])
+        es = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, intensity)["total"])
+        fs = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, 0.0)["total"])
+    return {"eflops": np.where(dense, ed, es), "flops": np.where(dense, fd, fs)}
+
+
+def serving_costs(models: tuple[str, ...], grid: dict, prompt_len: float, device, dtype: str,
+                  price_per_hour_usd: float | None) -> dict:
+    """Latency of one query (batch = its samples) and $ per query at the largest batch that fits,
+    from the serving simulator, ``vmap``-ed over every dense configuration."""
+    from simulator.hw import build_hw
+    from simulator.models import load_model
+    from simulator.models.spec import stack_specs
+    from simulator.serving import ServeConfig, resolve_dtypes, serve_core
+
+    compute_dtype, prec = resolve_dtypes(device, dtype, dtype, dtype)
+    hw = build_hw(device, compute_dtype)
+    specs = stack_specs([load_model(m) for m in models], name="family")
+    idx = grid["model"].astype(int)
+    spec_g = jax.tree.map(lambda x: jnp.asarray(x)[idx], specs)
+
+    def run(batch):
+        cfg = ServeConfig.make(batch=batch, input_len=prompt_len, output_len=jnp.asarray(grid["gen_len"]))
+        cfg = jax.tree.map(lambda x: jnp.broadcast_to(x, batch.shape), cfg)
+        return jax.vmap(lambda s, c: serve_core(s, hw, prec, c))(spec_g, cfg)
+
+    with jax.enable_x64(False):
+        r1 = jax.jit(run)(jnp.asarray(grid["samples"]))
+        latency = np.asarray(r1["e2e_latency_s"], dtype=np.float64)
+        fits = np.asarray(r1["fits"])
+        max_batch = np.asarray(r1["max_batch"], dtype=np.float64)
+        q = np.maximum(np.floor(max_batch / grid["samples"]), 1.0)
+        r2 = jax.jit(run)(jnp.asarray(q * grid["samples"]))
+        e2e_full = np.asarray(r2["e2e_latency_s"], dtype=np.float64)
+    usd = (np.full_like(latency, np.nan) if price_per_hour_usd is None
+           else price_per_hour_usd * e2e_full / 3600.0 / q)
+    dense = grid["kv_budget"] <= 0
+    ok = fits & dense
+    return {"latency_s": np.where(ok, latency, np.inf), "usd_per_query": np.where(ok, usd, np.inf),
+            "queries_per_batch": q, "fits": fits}
+
+
+def _config(models, grid, i, acc, costs: dict) -> dict:
+    out = {"model": models[int(grid["model"][i])], "samples": int(grid["samples"][i]),
+           "gen_len": int(grid["gen_len"][i]),
+           "attention": "dense" if grid["kv_budget"][i] <= 0 else f"top-k (KV budget {int(grid['kv_budget'][i])})",
+           "kv_budget": int(grid["kv_budget"][i]), "accuracy": float(acc[i])}
+    for k, v in costs.items():
+        out[k] = float(v[i])
+    return out
+
+
+def _argmax_within(acc, cost, budget):
+    ok = cost <= budget
+    if not ok.any():
+        return None
+    a = np.where(ok, acc, -np.inf)
+    best = a.max()
+    # ties: the cheapest
+    tie = np.where(a >= best - 1e-12, cost, np.inf)
+    return int(np.argmin(tie))
+
+
+def critical_model_size(models, grid, acc, cost, span_decades: float = 1.0) -> dict:
+    """Frontier composition and the critical model size (see module docstring)."""
+    from scaling_laws.kinetics import frontier
+
+    f = frontier(cost, acc)
+    m = grid["model"][f].astype(int)
+    lc = np.log10(cost[f])
+    end = np.append(lc[1:], lc[-1])  # a point holds the frontier until the next one
+    span = np.bincount(m, weights=end - lc, minlength=len(models))
+    crit = next((models[k] for k in range(len(models)) if span[k] >= span_decades), None)
+    return {"frontier_models": [models[k] for k in m], "frontier_cost": cost[f].tolist(),
+            "frontier_accuracy": acc[f].tolist(), "span_decades": dict(zip(models, span.tolist(), strict=True)),
+            "critical_model": crit}
+
+
+def models_by_accuracy(models, grid, acc, cost, fractions=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> dict:
+    """The model of the cheapest configuration reaching each accuracy target (``fraction x`` the
+    best reachable accuracy): ``{"targets": [...], "models": [...]}`` (vectorised over targets)."""
+    t = np.asarray(fractions, dtype=np.float64) * acc.max()
+    reach = acc[None, :] >= t[:, None]
+    j = np.argmin(np.where(reach, cost[None, :], np.inf), axis=1)
+    return {"targets": t.tolist(), "models": [models[int(grid["model"][k])] for k in j]}
+
+
+def plan_test_time(accuracy_table=None, *, family: str = "qwen3", budget_eflops=None, budget_s=None,
+                   budget_usd=None, hardware=None, dtype: str | None = None, price_per_hour_usd=None,
+                   prompt_len: float = DEFAULT_PROMPT_LEN, intensity: float | None = None,
+                   samples=SAMPLES, gen_lens=GEN_LENS, kv_budgets=KV_BUDGETS) -> dict:
+    """Best (model, samples, generation length, attention) for one per-query budget.
+
+    Exactly one of ``budget_eflops`` (eFLOP), ``budget_s`` (seconds, needs ``hardware``) or
+    ``budget_usd`` (dollars per query, needs ``hardware`` and a price). Returns the Kinetics
+    choice, the FLOPs-only choice side by side, the fitted coverage model and the frontier with
+    the critical model size. ``accuracy_table`` defaults to the shipped example (illustrative).
+    """
+    given = [k for k, v in (("eFLOPs", budget_eflops), ("seconds", budget_s), ("USD", budget_usd)) if v is not None]
+    if len(given) != 1:
+        raise PlanError(f"give exactly one per-query budget; got {', '.join(given) or 'none'}; "
+                        "allowed: --budget-eflops | --budget-s | --budget-usd")
+    key = str(family).strip().lower()
+    if key not in FAMILIES:
+        raise PlanError(f"unknown test-time family '{family}'; allowed: {', '.join(FAMILIES)}")
+    models = FAMILIES[key]
+    prompt_len = positive("prompt length (tokens)", prompt_len)
+    fit = fit_coverage(EXAMPLE_TABLE if accuracy_table is None else accuracy_table, models)
+    scored = np.isfinite(fit.f_max)
+    device = None
+    if hardware is not None:
+        from hardware_db import load_device
+
+        device = hardware if hasattr(hardware, "peak") else load_device(str(hardware))
+    if dtype is None:
+        dtype = "fp8" if device is not None and "fp8" in device.peak_flops_per_s else "bf16"
+    if intensity is None:
+        from scaling_laws.kinetics import B200_INTENSITY
+
+        intensity = B200_INTENSITY if device is None else float(device.peak(dtype) / device.memory.bandwidth_bytes_per_s)
+    intensity = float(intensity)
+    if not (math.isfinite(intensity) and intensity >= 0):
+        raise PlanError(f"intensity = {intensity}; allowed: a finite FLOP/byte >= 0")
+
+    sparse_ok = fit.beta is not None and budget_eflops is not None
+    grid = _grid(len(models), sparse_ok, samples, gen_lens, kv_budgets)
+    keep = scored[grid["model"].astype(int)]
+    grid = {k: v[keep] for k, v in grid.items()}
+    acc = fit.accuracy(grid["model"].astype(int), grid["samples"], grid["gen_len"], grid["kv_budget"])
+    costs = kinetics_costs(models, grid, prompt_len, intensity)
+
+    notes = []
+    if fit.beta is None:
+        notes.append("no sparse rows (kv_budget > 0) in the accuracy table: dense attention only")
+    if budget_eflops is not None:
+        budget = positive("budget (eFLOP)", budget_eflops)
+        basis, cost = "eflops", costs["eflops"]
+    else:
+        if device is None:
+            raise PlanError("a latency or $ budget needs --hardware (a device from `simlab hardware`)")
+        price = price_per_hour_usd if price_per_hour_usd is not None else device.price_per_hour_usd
+        if budget_usd is not None and price is None:
+            raise PlanError(f"a $ budget needs a price; the catalog has none for '{device.name}'; allowed: --price USD")
+        serve = serving_costs(models, grid, prompt_len, device, dtype, None if price is None else float(price))
+        costs.update(latency_s=serve["latency_s"], usd_per_query=serve["usd_per_query"])
+        if budget_s is not None:
+            budget, basis, cost = positive("budget (s)", budget_s), "latency_s", serve["latency_s"]
+        else:
+            budget, basis, cost = positive("budget (USD)", budget_usd), "usd_per_query", serve["usd_per_query"]
+        if fit.beta is not None:
+            notes.append("sparse attention is not modelled by the serving simulator: dense only under s / $ budgets")
+
+    i = _argmax_within(acc, cost, budget)
+    if i is None:
+        raise PlanError(f"budget {budget:.3g} ({basis}) is too small for any candidate: the cheapest "
+                        f"configuration costs {np.min(cost):.3g}")
+    kinetics_choice = _config(models, grid, i, acc, costs)
+    # FLOPs-only side by side: what compute-only accounting picks at the same budget number
+    # (eFLOPs budgets) or for the same accuracy (the cheapest FLOPs config reaching it).
+    if basis == "eflops":
+        j = _argmax_within(acc, costs["flops"], budget)
+    else:
+        j = None
+    reach = acc >= acc[i] - 1e-12
+    k = int(np.argmin(np.where(reach, costs["flops"], np.inf)))  # cheapest in FLOPs at >= that accuracy
+    side = {
+        "kinetics": kinetics_choice,
+        "flops_only_same_budget": None if j is None else _config(models, grid, j, acc, costs),
+        "flops_only_same_accuracy": _config(models, grid, k, acc, costs),
+        # cost (in the budget's own unit) of the FLOPs-only pick over the Kinetics pick, same accuracy
+        "cost_ratio_same_accuracy": float(cost[k] / cost[i]) if np.isfinite(cost[k]) else None,
+    }
+    crit_e = critical_model_size(models, grid, acc, costs["eflops"])
+    crit_f = critical_model_size(models, grid, acc, costs["flops"])
+    return {
+        "budget": {"basis": basis, "value": budget, "hardware": None if device is None else device.name,
+                   "dtype": dtype, "intensity_flop_per_byte": intensity, "prompt_len": prompt_len},
+        "choice": kinetics_choice,
+        "side_by_side": side,
+        "coverage_fit": fit.describe(),
+        "frontier_eflops": crit_e,
+        "frontier_flops": crit_f,
+        "critical_model_eflops": crit_e["critical_model"],
+        "critical_model_flops": crit_f["critical_model"],
+        "models_by_accuracy_eflops": models_by_accuracy(models, grid, acc, costs["eflops"]),
+        "models_by_accuracy_flops": models_by_accuracy(models, grid, acc, costs["flops"]),
+        "configurations": int(grid["model"].size),
+        "notes": notes,
+        "sources": {"cost": "Sadhukhan et al. 2025, arXiv:2506.05333 Sec. 3.2 (scaling_laws.kinetics)",
+                    "coverage": "TTSPM F(N) = F_max (1-(1-p)^N), arXiv:2505.20522 (scaling_laws.coverage)"},
+    }
