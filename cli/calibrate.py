@@ -1,0 +1,156 @@
+"""``simlab calibrate`` and ``simlab validate``: fit efficiency profiles and check them against measurements.
+
+Attach to the main app with ``cli.calibrate.register(app)``. The library does the work
+(:mod:`simulator.calibration`); this module parses options and renders tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from simulator.calibration.errors import CalibrationError
+
+FROM_TABLES = ("vidur-a100", "vidur-a40", "llmcompass-a100", "llmcompass-mi210")
+VALIDATE_SOURCES = ("cpu", *FROM_TABLES, "measured-public")
+
+
+def _status(message: str):
+    """A rich spinner on stderr while a step without its own progress bar runs."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def _echo_table(table, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in table.columns:
+        t.add_column(str(c), justify="right" if c in ("n", "median_abs_pct", "p90_abs_pct", "bias_pct") else "left")
+    for _, r in table.iterrows():
+        t.add_row(*[f"{v:.1f}" if isinstance(v, float) else str(v) for v in r.tolist()])
+    Console(width=160).print(t)
+
+
+def calibrate(
+    quick: bool = typer.Option(False, "--quick", help="Small kernel sizes (seconds on a laptop CPU); the default suite is sized for GPUs."),
+    out: Path = typer.Option(Path("calibration-out"), "--out", help="Folder for measurements.parquet (+ parts/) and the profile."),
+    from_table: str | None = typer.Option(None, "--from-table", help=f"Fit a published measured table instead of running kernels: {', '.join(FROM_TABLES)}."),
+    device: str | None = typer.Option(None, "--device", help="Catalog name of the device measured (default: host-cpu on CPU, the table's device with --from-table)."),
+    per_dtype: bool = typer.Option(True, "--per-dtype/--no-per-dtype", help="Fit compute efficiency per dtype."),
+    repeats: int = typer.Option(7, "--repeats", min=3, help="Timed rounds per kernel (median is kept)."),
+    dtypes: str | None = typer.Option(None, "--dtypes", help="Comma-separated GEMM dtypes (default: fp32 on CPU; bf16,fp16,fp32 on GPU)."),
+    steps: int = typer.Option(1500, "--steps", min=50, help="Adam steps of the fit."),
+    holdout: bool = typer.Option(False, "--holdout/--no-holdout", help="--from-table: fit on every other model / group size only; the rest stays held out for `simlab validate` (recorded in the profile)."),
+    profile: Path | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
+) -> None:
+    """Measure kernels on this machine (or read a published table), fit efficiency and write a profile."""
+    from hardware_db import load_device
+    from simulator.calibration import measured, suite
+    from simulator.calibration.fit import fit_profile
+    from simulator.calibration.profile import profile_slug, write_profile
+
+    notes: list[str] = []
+    if from_table is not None:
+        key = from_table.lower()
+        if key not in FROM_TABLES:
+            raise CalibrationError(f"--from-table {from_table!r} is unknown; allowed: {', '.join(FROM_TABLES)}")
+        dev = load_device(device or measured.TABLE_DEVICE[key])
+        with _status(f"loading {key}"):
+            rows = measured.load_table(key)
+        train_groups = None
+        src = f"{key}: {measured.TABLES[key]}"
+        if holdout:
+            train_groups, _ = measured.split_groups(rows)
+            rows = rows[rows.group.isin(train_groups)]
+            src += f" (calibration half: {', '.join(train_groups)})"
+        with _status(f"fitting {len(rows)} rows of {key} ({steps} Adam steps x 8 starts)"):
+            prof, notes = fit_profile(rows, dev, source=src, backend="table", table=key,
+                                      per_dtype=per_dtype, steps=steps, train_groups=train_groups)
+    else:
+        import jax
+
+        backend = jax.default_backend()
+        if device is None and backend != "cpu":
+            raise CalibrationError(f"--device is required on the {backend} backend (the catalog name of this accelerator, "
+                                   "see `simlab hardware list`)")
+        dev = load_device(device or "host-cpu")
+        wanted = [d.strip() for d in dtypes.split(",")] if dtypes else (["fp32"] if backend == "cpu" else ["bf16", "fp16", "fp32"])
+        ok, skipped = suite.supported_dtypes(wanted)
+        notes += skipped
+        if not ok:
+            raise CalibrationError(f"none of the dtypes {wanted} runs on the {backend} backend")
+        cases = suite.default_cases(quick=quick, dtypes=ok)
+        meas = suite.run_suite(cases, out_dir=out, device_name=dev.name, repeats=repeats)
+        rows = suite.suite_rows(meas, source=f"{backend}-suite")
+        env = {k: str(meas[k].iloc[0]) for k in ("backend", "device_kind", "jax_version", "jaxlib_version",
+                                                 "python_version", "os", "host_cpu", "date_utc")}
+        with _status(f"fitting {len(rows)} kernels"):
+            prof, more = fit_profile(rows, dev, source=f"simlab kernel suite on {env['device_kind'] or backend} "
+                                     f"({'quick' if quick else 'full'}, {len(rows)} kernels)", backend=backend,
+                                     per_dtype=per_dtype, raise_peaks=(dev.kind == "cpu"), steps=steps, software=env)
+        notes += more
+        typer.echo(f"measurements: {Path(out) / 'measurements.parquet'}")
+    path = write_profile(prof, profile or Path(out) / f"{profile_slug(dev.name)}.json")
+    for n in notes:
+        typer.echo(f"note: {n}")
+    e = prof.efficiency
+    typer.echo(f"profile: {path}")
+    typer.echo(f"  compute {e['compute']:.3f}  memory {e['memory']:.3f}  link {e['link']:.3f}  "
+               f"compute_half_flop {e['compute_half_flop']:.3g}  memory_half_bytes {e['memory_half_bytes']:.3g}  "
+               f"kernel_overhead_s {e['kernel_overhead_s']:.3g}")
+    f = prof.fit
+    typer.echo(f"  in-sample error: median {f['in_sample_median_abs_pct']:.1f}%  p90 {f['in_sample_p90_abs_pct']:.1f}%  "
+               f"bias {f['in_sample_bias_pct']:+.1f}%  ({f['rows']} rows)")
+    from simulator.calibration.profile import default_profile_path
+
+    if Path(path).resolve() != default_profile_path(dev.name).resolve():
+        typer.echo(f"use it with --calibration {path}, or copy it to {default_profile_path(dev.name)} to make it the default")
+
+
+def validate(
+    source: str = typer.Option("cpu", "--source", help=f"What to validate against: {', '.join(VALIDATE_SOURCES)} (cpu = time the quick suite on the local JAX backend now)."),
+    calibration: str | None = typer.Option("default", "--calibration", help="Profile to apply: a path, 'default' (data/calibration/<device>.json) or 'none'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON records."),
+    measurements: Path | None = typer.Option(None, "--measurements", help="cpu: reuse a measurements.parquet instead of timing now."),
+    device: str = typer.Option("host-cpu", "--device", help="cpu: catalog name of the device JAX runs on (a GPU's name when JAX sees a GPU)."),
+) -> None:
+    """Predicted vs measured: median and p90 absolute % error and bias, before and after calibration."""
+    import pandas as pd
+
+    from simulator.calibration import validate as V
+
+    key = source.lower()
+    if key not in VALIDATE_SOURCES:
+        raise CalibrationError(f"--source {source!r} is unknown; allowed: {', '.join(VALIDATE_SOURCES)}")
+    cal = None if calibration is None or calibration.lower() == "none" else calibration
+    if key == "cpu":
+        meas = None
+        if measurements is not None:
+            if not measurements.is_file():
+                raise CalibrationError(f"--measurements {measurements} not found")
+            meas = pd.read_parquet(measurements)
+        table, _, _, notes = V.validate_cpu(meas, device_name=device, progress=not as_json)
+        notes.append("calibrated on half the kernel sizes of this machine's suite, errors on the other half")
+    elif key == "measured-public":
+        with _status("predicting measured_public.csv rows"):
+            table, notes = V.validate_public(cal)
+    else:
+        with _status(f"loading and predicting {key}"):
+            table, _, notes = V.validate_table(key, cal)
+    if as_json:
+        typer.echo(json.dumps({"source": key, "notes": notes, "rows": table.to_dict(orient="records")}, indent=2))
+        return
+    _echo_table(table, f"simlab validate --source {key}")
+    for n in notes:
+        typer.echo(f"note: {n}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level ``calibrate`` and ``validate`` commands to the ``simlab`` app."""
+    app.command("calibrate")(calibrate)
+    app.command("validate")(validate)

@@ -1,0 +1,23 @@
+"""Calibration: measure kernels, fit efficiency curves, apply profiles, validate against measurements.
+
+Sub-modules (import what you need; heavy ones import JAX):
+
+* :mod:`~simulator.calibration.suite`     JAX kernel suite (GEMM grid per dtype, copy/triad streams,
+  GELU/RMSNorm/softmax, prefill/decode attention, all-reduce/all-gather on several devices), timed
+  with warm-up and interleaved repeats, written incrementally to Parquet;
+* :mod:`~simulator.calibration.fit`       gradient fit (optax, float64) of the ``Efficiency`` fields
+  through :func:`simulator.roofline.kernel_time_s` and :mod:`simulator.collectives`;
+* :mod:`~simulator.calibration.profile`   profile JSON (``data/calibration/<device>.json``): read,
+  write, apply to a ``Device``;
+* :mod:`~simulator.calibration.measured`  Vidur and LLMCompass tables as ``(flops, bytes, time)`` rows;
+* :mod:`~simulator.calibration.validate`  median / p90 absolute % error and bias, before and after;
+* :mod:`~simulator.calibration.datasets`  registry entries of the measured tables (imported here).
+
+Command line: ``simlab calibrate`` and ``simlab validate`` (``cli/calibrate.py``); guide:
+``docs/calibration.md``.
+"""
+
+from simulator.calibration import datasets  # noqa: F401  (registers the measured tables)
+from simulator.calibration.errors import CalibrationError
+
+__all__ = ["CalibrationError"]

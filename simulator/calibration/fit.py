@@ -1,0 +1,350 @@
+"""Fit size-dependent efficiency parameters to measured kernel times by gradient (optax, float64).
+
+Model (the roofline of :func:`simulator.roofline.kernel_time_s`) for a kernel doing ``F`` FLOP and
+moving ``B`` bytes on a device with dense peak ``P`` (FLOP/s, of the kernel's dtype) and main-memory
+bandwidth ``W`` (bytes/s)::
+
+    t(F, B) = max((F + F_half) / (P e_c), (B + B_half) / (W e_m)) + t_kernel
+
+and, for a collective of ``S`` bytes over ``n`` devices on a link of ``L`` bytes/s per direction
+with per-hop latency ``alpha``, the alpha-beta costs of :mod:`simulator.collectives`
+(:func:`collective_time_s`; all-reduce = min(ring, tree))::
+
+    ring all-reduce:  t = 2 (n-1)/n * S / (L e_l) + 2 (n-1) alpha
+    all-gather:       t =   (n-1)/n * S / (L e_l) +   (n-1) alpha    (S = gathered output)
+
+The link latency ``alpha`` is fitted too when collectives are present (it is a catalog number,
+usually an estimate) and stored in the profile. Parameters (``hardware_db.Efficiency`` fields, plus ``alpha``) are kept in their allowed
+range by construction: ``e_c, e_m, e_l = sigmoid(u)`` in (0, 1); ``F_half, B_half, t_kernel,
+alpha = exp(v)`` > 0. The loss is a weighted mean Huber loss (``delta`` = 0.1, i.e. ~10 %) of the
+log-time error ``r = ln t_pred - ln t_meas`` (relative errors count alike for 2 us and 60 ms
+kernels); each operator gets the same total weight, so 20 large GEMMs are not drowned by 1000
+norms. Adam (optax) runs from several starting points at once (``jax.vmap``) in float64; the best
+final loss wins. ``compute`` / ``compute_half_flop`` can be fitted per dtype (``per_dtype=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from simulator import roofline
+from simulator.calibration.errors import CalibrationError
+
+EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+_BOUNDED = ("compute", "memory", "link")
+HUBER_DELTA = 0.1
+
+
+def collective_time_s(message_bytes, num_devices, link_bytes_per_s, link_efficiency, hop_latency_s,
+                      is_all_gather=False):
+    """Collective time as the simulator computes it (:mod:`simulator.collectives`): all-reduce is the
+    faster of ring ``2(n-1) alpha + 2(n-1)/n S/(L e_l)`` and double binary tree
+    ``2 log2(n) alpha + 2 S/(L e_l)``; all-gather (``is_all_gather``) is ring ``(n-1) alpha + (n-1)/n S/(L e_l)``
+    with ``S`` the gathered output. Broadcasts, differentiable; 0 for one device.
+    """
+    from simulator import collectives
+
+    ar = collectives.all_reduce_time_s(message_bytes, num_devices, link_bytes_per_s, hop_latency_s, link_efficiency)
+    ag = collectives.all_gather_time_s(message_bytes, num_devices, link_bytes_per_s, hop_latency_s, link_efficiency)
+    return jnp.where(is_all_gather, ag, ar)
+
+
+@dataclass
+class FitResult:
+    """Fitted efficiency parameters.
+
+    ``params``: the six ``Efficiency`` fields (``compute`` / ``compute_half_flop`` of the dtype
+    ``main_dtype``); ``per_dtype``: dtype -> {"compute", "compute_half_flop"}; ``link_latency_s``:
+    fitted per-hop link latency (``None`` when no collective rows); ``loss``: final objective;
+    ``n_rows``; ``steps``; ``starts``.
+    """
+
+    params: dict[str, float]
+    per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)
+    link_latency_s: float | None = None
+    loss: float = float("nan")
+    n_rows: int = 0
+    steps: int = 0
+    starts: int = 0
+    main_dtype: str = ""
+
+
+def _logit(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _predict(raw, fixed, data):
+    """Predicted times (float64) from unconstrained ``raw`` params (see module doc)."""
+    p = {**fixed, **raw}
+    e_c = jax.nn.sigmoid(p["u_compute"])[data["dtype_id"]]
+    f_half = jnp.exp(p["v_compute_half_flop"])[data["dtype_id"]]
+    e_m = jax.nn.sigmoid(p["u_memory"])
+    b_half = jnp.exp(p["v_memory_half_bytes"])
+    t_k = jnp.exp(p["v_kernel_overhead_s"])
+    t_kernel = roofline.kernel_time_s(data["flops"], data["bytes_moved"], data["peak"], data["bandwidth"],
+                                      e_c, e_m, f_half, b_half, t_k)
+    e_l = jax.nn.sigmoid(p["u_link"])
+    alpha = jnp.exp(p["v_link_latency_s"])
+    t_coll = collective_time_s(data["bytes_moved"], data["num_workers"], data["link_bw"], e_l, alpha, data["is_ag"])
+    return jnp.where(data["is_coll"], t_coll, t_kernel)
+
+
+def _loss(raw, fixed, data):
+    r = jnp.log(_predict(raw, fixed, data)) - jnp.log(data["time_s"])
+    return jnp.sum(data["weight"] * optax.losses.huber_loss(r, delta=HUBER_DELTA)) / HUBER_DELTA
+
+
+def fit_efficiency(
+    rows: pd.DataFrame,
+    peak_flops_per_s,
+    bandwidth_bytes_per_s,
+    link_bytes_per_s=1.0,
+    init: dict[str, float] | None = None,
+    fit_fields: tuple[str, ...] = EFFICIENCY_FIELDS,
+    per_dtype: bool = False,
+    link_latency_s: float = 5e-6,
+    steps: int = 1500,
+    starts: int = 8,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+) -> FitResult:
+    """Fit efficiency parameters to ``rows`` (columns ``flops``, ``bytes_moved``, ``time_s``, ``kind``,
+    ``op``, ``dtype``, ``num_workers``; see :mod:`simulator.calibration.measured`).
+
+    ``peak_flops_per_s`` / ``bandwidth_bytes_per_s`` / ``link_bytes_per_s``: scalars or one value
+    per row (peak of each row's dtype). ``init``: starting values of the Efficiency fields (those
+    not in ``fit_fields`` stay fixed at them). Raises :class:`CalibrationError` on empty or
+    non-positive input.
+    """
+    need = {"flops", "bytes_moved", "time_s", "kind", "op", "dtype"}
+    missing = need - set(rows.columns)
+    if missing:
+        raise CalibrationError(f"calibration rows lack column(s) {sorted(missing)}")
+    rows = rows.reset_index(drop=True)
+    n = len(rows)
+    if n < 3:
+        raise CalibrationError(f"need at least 3 measured rows to fit efficiency, got {n}")
+    t = rows.time_s.to_numpy(float)
+    if not np.all(np.isfinite(t) & (t > 0)):
+        raise CalibrationError("measured time_s must be finite and > 0 in every row")
+    bad = set(fit_fields) - set(EFFICIENCY_FIELDS)
+    if bad:
+        raise CalibrationError(f"unknown efficiency field(s) {sorted(bad)}; allowed: {', '.join(EFFICIENCY_FIELDS)}")
+    init = {"compute": 0.7, "memory": 0.7, "link": 0.7, "compute_half_flop": 1e8, "memory_half_bytes": 1e5,
+            "kernel_overhead_s": 5e-6, **(init or {})}
+
+    dtypes = sorted(rows.dtype.astype(str).unique()) if per_dtype else ["all"]
+    main_dtype = rows.loc[rows.kind == "gemm", "dtype"].mode()
+    main_dtype = str(main_dtype.iloc[0]) if len(main_dtype) else str(rows.dtype.mode().iloc[0])
+    dtype_id = (rows.dtype.astype(str).map({d: i for i, d in enumerate(dtypes)}).to_numpy()
+                if per_dtype else np.zeros(n, dtype=int))
+    op_counts = rows.op.map(rows.op.value_counts()).to_numpy(float)
+    weight = 1.0 / op_counts
+    weight /= weight.sum()
+    is_coll = (rows.kind == "collective").to_numpy()
+    nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
+    has_link = bool(is_coll.any())
+
+    with jax.enable_x64(True):
+        data = {
+            "flops": jnp.asarray(rows.flops.to_numpy(float)),
+            "bytes_moved": jnp.asarray(rows.bytes_moved.to_numpy(float)),
+            "time_s": jnp.asarray(t),
+            "peak": jnp.broadcast_to(jnp.asarray(peak_flops_per_s, dtype=float), (n,)),
+            "bandwidth": jnp.broadcast_to(jnp.asarray(bandwidth_bytes_per_s, dtype=float), (n,)),
+            "link_bw": jnp.broadcast_to(jnp.asarray(link_bytes_per_s, dtype=float), (n,)),
+            "dtype_id": jnp.asarray(dtype_id),
+            "weight": jnp.asarray(weight),
+            "is_coll": jnp.asarray(is_coll),
+            "is_ag": jnp.asarray((rows.op == "all_gather").to_numpy()),
+            "num_workers": jnp.asarray(nw),
+        }
+        nd = len(dtypes)
+        base = {
+            "u_compute": np.full(nd, _logit(init["compute"])),
+            "v_compute_half_flop": np.full(nd, np.log(max(init["compute_half_flop"], 1e-30))),
+            "u_memory": np.asarray(_logit(init["memory"])),
+            "v_memory_half_bytes": np.asarray(np.log(max(init["memory_half_bytes"], 1e-30))),
+            "v_kernel_overhead_s": np.asarray(np.log(max(init["kernel_overhead_s"], 1e-30))),
+            "u_link": np.asarray(_logit(init["link"])),
+            "v_link_latency_s": np.asarray(np.log(link_latency_s)),
+        }
+        free_keys = {f"u_{f}" if f in _BOUNDED else f"v_{f}" for f in fit_fields}
+        if not has_link:
+            free_keys -= {"u_link"}
+        elif "link" in fit_fields:
+            free_keys |= {"v_link_latency_s"}
+        fixed = {k: jnp.asarray(v) for k, v in base.items() if k not in free_keys}
+        rng = np.random.default_rng(seed)
+        # multi-start: the first start is ``init``; the others jitter every free parameter
+        # (efficiencies by +-1.5 in logit, sizes/latencies by a factor up to e^3)
+        raw0 = {}
+        for k in sorted(free_keys):
+            v = np.broadcast_to(base[k], (starts,) + np.shape(base[k])).copy()
+            scale = 1.5 if k.startswith("u_") else 3.0
+            v[1:] += rng.uniform(-scale, scale, size=v[1:].shape)
+            raw0[k] = jnp.asarray(v)
+
+        opt = optax.adam(learning_rate)
+
+        def run_one(raw):
+            state = opt.init(raw)
+
+            def step(carry, _):
+                raw, state = carry
+                loss, g = jax.value_and_grad(_loss)(raw, fixed, data)
+                upd, state = opt.update(g, state, raw)
+                return (optax.apply_updates(raw, upd), state), loss
+
+            (raw, _), _ = jax.lax.scan(step, (raw, state), None, length=steps)
+            return raw, _loss(raw, fixed, data)
+
+        raws, losses = jax.jit(jax.vmap(run_one))(raw0)
+        losses = np.asarray(losses)
+        best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
+        p = {**{k: np.asarray(v) for k, v in base.items()}, **{k: np.asarray(v[best]) for k, v in raws.items()}}
+
+    sig = lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))  # noqa: E731
+    comp = np.atleast_1d(sig(p["u_compute"]))
+    fhalf = np.atleast_1d(np.exp(p["v_compute_half_flop"]))
+    main_i = dtypes.index(main_dtype) if per_dtype and main_dtype in dtypes else 0
+    params = {
+        "compute": float(comp[main_i]),
+        "memory": float(sig(p["u_memory"])),
+        "link": float(sig(p["u_link"])),
+        "compute_half_flop": float(fhalf[main_i]),
+        "memory_half_bytes": float(np.exp(p["v_memory_half_bytes"])),
+        "kernel_overhead_s": float(np.exp(p["v_kernel_overhead_s"])),
+    }
+    per = ({d: {"compute": float(comp[i]), "compute_half_flop": float(fhalf[i])} for i, d in enumerate(dtypes)}
+           if per_dtype else {})
+    return FitResult(params=params, per_dtype=per,
+                     link_latency_s=float(np.exp(p["v_link_latency_s"])) if has_link else None,
+                     loss=float(losses[best]), n_rows=n, steps=steps, starts=starts, main_dtype=main_dtype)
+
+
+def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s, bandwidth_bytes_per_s,
+                 link_bytes_per_s=1.0, link_latency_s: float = 0.0,
+                 per_dtype: dict[str, dict[str, float]] | None = None) -> np.ndarray:
+    """Predicted time (s) of every row with efficiency ``params`` (NumPy float64 array).
+
+    GEMM/memory rows use :func:`simulator.roofline.kernel_time_s`; collective rows use
+    :func:`collective_time_s` (all-reduce). ``per_dtype`` overrides ``compute`` /
+    ``compute_half_flop`` for the rows of that dtype.
+    """
+    rows = rows.reset_index(drop=True)
+    n = len(rows)
+    e_c = np.full(n, params["compute"], dtype=float)
+    f_half = np.full(n, params["compute_half_flop"], dtype=float)
+    for d, pd_ in (per_dtype or {}).items():
+        mask = (rows.dtype.astype(str) == d).to_numpy()
+        e_c[mask] = pd_["compute"]
+        f_half[mask] = pd_["compute_half_flop"]
+    with jax.enable_x64(True):
+        t_kernel = roofline.kernel_time_s(rows.flops.to_numpy(float), rows.bytes_moved.to_numpy(float),
+                                          jnp.asarray(peak_flops_per_s, dtype=float),
+                                          jnp.asarray(bandwidth_bytes_per_s, dtype=float),
+                                          e_c, params["memory"], f_half, params["memory_half_bytes"],
+                                          params["kernel_overhead_s"])
+        nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
+        t_coll = collective_time_s(rows.bytes_moved.to_numpy(float), nw, jnp.asarray(link_bytes_per_s, dtype=float),
+                                   params["link"], link_latency_s, (rows.op == "all_gather").to_numpy())
+        out = jnp.where((rows.kind == "collective").to_numpy(), t_coll, t_kernel)
+        return np.asarray(out, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------ device-level helpers
+def device_rates(rows: pd.DataFrame, device) -> tuple[np.ndarray, float, float, float]:
+    """Per-row dense peak of the row's dtype, main-memory bandwidth, intra-node link bandwidth and
+    latency of ``device`` (link 1 B/s and 0 s when the device has no link)."""
+    peaks = {d: device.peak(d) for d in rows.dtype.astype(str).unique() if d in device.peak_flops_per_s}
+    missing = sorted(set(rows.dtype.astype(str)) - set(peaks))
+    if missing:
+        raise CalibrationError(f"device '{device.name}' has no peak rate for dtype(s) {missing}; "
+                               f"it has: {', '.join(device.peak_flops_per_s)}")
+    link = device.intra_node_link
+    return (rows.dtype.astype(str).map(peaks).to_numpy(float), float(device.memory.bandwidth_bytes_per_s),
+            float(link.bandwidth_bytes_per_s) if link else 1.0, float(link.latency_s) if link else 0.0)
+
+
+def measured_peaks(rows: pd.DataFrame, device) -> dict[str, float]:
+    """Rates measured in ``rows`` that exceed the catalog's peaks of ``device``.
+
+    ``{dtype: best GEMM FLOP/s}`` where that beats ``device.peak(dtype)`` and
+    ``{"bandwidth_bytes_per_s": best memory-kernel bytes/s}`` where that beats the main memory's
+    bandwidth. Efficiency is bounded by 1, so such a catalog number is provably too low (on CPUs the
+    catalog holds placeholders, and cache-resident streams beat DRAM bandwidth).
+    """
+    out: dict[str, float] = {}
+    g = rows[rows.kind == "gemm"]
+    for d, sub in g.groupby(g.dtype.astype(str)):
+        best = float((sub.flops / sub.time_s).max())
+        if d in device.peak_flops_per_s and best > device.peak(d):
+            out[d] = best
+    m = rows[rows.kind == "memory"]
+    if len(m):
+        best = float((m.bytes_moved / m.time_s).max())
+        if best > device.memory.bandwidth_bytes_per_s:
+            out["bandwidth_bytes_per_s"] = best
+    return out
+
+
+def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table", per_dtype: bool = False,
+                raise_peaks: bool = False, table: str = "", train_groups: list[str] | None = None,
+                steps: int = 1500, starts: int = 8, software: dict[str, str] | None = None):
+    """Fit ``rows`` measured on ``device`` and return ``(CalibrationProfile, notes)``.
+
+    The catalog efficiency is the starting point. With ``raise_peaks`` the peaks that measurements
+    beat are raised first (:func:`measured_peaks`, recorded in ``peaks_raised``); without it such a
+    device gets a note, since its efficiency then sits at the bound 1.
+    """
+    import dataclasses as _dc
+    import datetime as _dt
+
+    from simulator.calibration.profile import CalibrationProfile
+    from simulator.calibration.validate import error_stats
+
+    notes: list[str] = []
+    have = set(device.peak_flops_per_s)
+    keep = rows.dtype.astype(str).isin(have) | (rows.kind == "collective")
+    for d in sorted(set(rows.dtype.astype(str)[~keep])):
+        notes.append(f"skipped dtype {d}: device '{device.name}' has no peak rate for it")
+    rows = rows[keep].reset_index(drop=True)
+    raised = measured_peaks(rows, device)
+    if raised and raise_peaks:
+        peaks = {**device.peak_flops_per_s, **{k: v for k, v in raised.items() if k != "bandwidth_bytes_per_s"}}
+        tiers = tuple(_dc.replace(t, bandwidth_bytes_per_s=raised.get("bandwidth_bytes_per_s", t.bandwidth_bytes_per_s))
+                      if t.name == device.main_memory else t for t in device.memory_tiers)
+        device = _dc.replace(device, peak_flops_per_s=peaks, memory_tiers=tiers)
+        notes.append(f"raised catalog peaks of '{device.name}' to measured rates: "
+                     + ", ".join(f"{k}={v:.3g}" for k, v in raised.items()))
+    elif raised:
+        notes.append(f"measured rates beat the catalog peaks of '{device.name}' ("
+                     + ", ".join(f"{k}={v:.3g}" for k, v in raised.items())
+                     + "); efficiency is capped at 1 - fix the catalog or use raise_peaks")
+        raised = {}
+    peak, bw, link_bw, lat = device_rates(rows, device)
+    init = {f: getattr(device.efficiency, f) for f in EFFICIENCY_FIELDS}
+    fields = tuple(f for f in EFFICIENCY_FIELDS if f != "link" or (rows.kind == "collective").any())
+    res = fit_efficiency(rows, peak, bw, link_bw, init=init, fit_fields=fields, per_dtype=per_dtype,
+                         link_latency_s=max(lat, 1e-7), steps=steps, starts=starts)
+    pred = predict_rows(rows, res.params, peak, bw, link_bw, res.link_latency_s or lat, res.per_dtype)
+    st = error_stats(pred, rows.time_s.to_numpy(float))
+    prof = CalibrationProfile(
+        device=device.name, efficiency=res.params, source=source, backend=backend,
+        date_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        per_dtype=res.per_dtype, link_latency_s=res.link_latency_s, peaks_raised=raised,
+        fit={"rows": res.n_rows, "loss": res.loss, "ops": sorted(rows.op.unique()), "table": table,
+             "train_groups": sorted(train_groups or []), "steps": steps, "starts": starts,
+             "in_sample_median_abs_pct": st["median_abs_pct"], "in_sample_p90_abs_pct": st["p90_abs_pct"],
+             "in_sample_bias_pct": st["bias_pct"]},
+        software=dict(software or {}),
+    )
+    return prof, notes

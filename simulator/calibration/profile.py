@@ -1,0 +1,213 @@
+"""Calibration profiles: JSON files that replace a device's efficiency curve with measured values.
+
+A profile (``data/calibration/<device>.json`` for the ones shipped with simlab, or any path) holds::
+
+    {
+      "format": "simlab-calibration-profile/1",
+      "device": "A100-SXM4-80GB",           # catalog name the profile belongs to (checked)
+      "backend": "gpu" | "cpu" | "table",   # where the timings came from ("table": published measurements)
+      "date_utc": "2026-11-26T12:00:00+00:00",
+      "source": "llmcompass-a100: ...",     # what was measured / which table
+      "efficiency": {"compute": 0.91, "memory": 0.74, "link": 0.8, "compute_half_flop": 1.3e10,
+                     "memory_half_bytes": 5.2e7, "kernel_overhead_s": 1.2e-6},
+      "per_dtype": {"bf16": {"compute": ..., "compute_half_flop": ...}},      # optional
+      "link_latency_s": 4.2e-6 | null,      # fitted per-hop latency of the intra-node link, optional
+      "peaks_raised": {"fp32": 3.1e11, "bandwidth_bytes_per_s": 6e10} | {},  # see below
+      "fit": {"rows": 84, "loss": ..., "ops": [...], "table": ..., "train_groups": [...],
+              "median_abs_pct": ..., "p90_abs_pct": ..., "bias_pct": ...},
+      "software": {"jax_version": ..., ...}
+    }
+
+``efficiency`` maps 1:1 onto :class:`hardware_db.Efficiency` (achieved = peak * e * x / (x + x_half),
+see :mod:`simulator.roofline`). ``peaks_raised`` is only non-empty when a measured rate exceeded the
+catalog's peak (a placeholder catalog entry, e.g. ``host-cpu``): efficiency cannot exceed 1, so the
+peak is raised to the best measured rate and the profile says so. :func:`apply_profile` applies all
+of it and refuses a profile written for another device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.calibration.errors import CalibrationError
+
+FORMAT = "simlab-calibration-profile/1"
+EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "calibration"
+
+
+@dataclass
+class CalibrationProfile:
+    """In-memory form of a profile file (fields as in the module docstring)."""
+
+    device: str
+    efficiency: dict[str, float]
+    source: str
+    backend: str = "table"
+    date_utc: str = ""
+    per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)
+    link_latency_s: float | None = None
+    peaks_raised: dict[str, float] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"format": FORMAT, **dataclasses.asdict(self)}
+        d.pop("path")
+        return d
+
+
+def _check_number(where: str, value, lo: float, hi: float, lo_open: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CalibrationError(f"{where} = {value!r}; allowed: a finite number")
+    if (value <= lo if lo_open else value < lo) or value > hi:
+        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        raise CalibrationError(f"{where} = {value!r}; allowed: {rng}")
+    return float(value)
+
+
+def profile_from_dict(d: Any, where: str = "calibration profile") -> CalibrationProfile:
+    """Validate a parsed profile; :class:`CalibrationError` names the bad field."""
+    if not isinstance(d, dict):
+        raise CalibrationError(f"{where} is not a JSON object")
+    fmt = d.get("format")
+    if fmt != FORMAT:
+        raise CalibrationError(f"{where}: field 'format' is {fmt!r}; expected {FORMAT!r}")
+    for key in ("device", "source", "efficiency"):
+        if key not in d:
+            raise CalibrationError(f"{where} lacks field '{key}'")
+    if not isinstance(d["device"], str) or not d["device"].strip():
+        raise CalibrationError(f"{where}: field 'device' must be a non-empty string")
+    eff = d["efficiency"]
+    if not isinstance(eff, dict):
+        raise CalibrationError(f"{where}: field 'efficiency' must be an object with {', '.join(EFFICIENCY_FIELDS)}")
+    clean = {}
+    for f in EFFICIENCY_FIELDS:
+        if f not in eff:
+            raise CalibrationError(f"{where} lacks field 'efficiency.{f}'")
+        bounded = f in ("compute", "memory", "link")
+        clean[f] = _check_number(f"{where}: efficiency.{f}", eff[f], 0.0, 1.0 if bounded else math.inf, bounded)
+    per = d.get("per_dtype") or {}
+    if not isinstance(per, dict):
+        raise CalibrationError(f"{where}: field 'per_dtype' must be an object dtype -> {{compute, compute_half_flop}}")
+    per_clean = {}
+    for dt, v in per.items():
+        if not isinstance(v, dict) or "compute" not in v or "compute_half_flop" not in v:
+            raise CalibrationError(f"{where}: per_dtype.{dt} needs 'compute' and 'compute_half_flop'")
+        per_clean[str(dt)] = {
+            "compute": _check_number(f"{where}: per_dtype.{dt}.compute", v["compute"], 0.0, 1.0, True),
+            "compute_half_flop": _check_number(f"{where}: per_dtype.{dt}.compute_half_flop", v["compute_half_flop"],
+                                               0.0, math.inf, False),
+        }
+    lat = d.get("link_latency_s")
+    if lat is not None:
+        lat = _check_number(f"{where}: link_latency_s", lat, 0.0, math.inf, False)
+    raised = d.get("peaks_raised") or {}
+    if not isinstance(raised, dict):
+        raise CalibrationError(f"{where}: field 'peaks_raised' must be an object")
+    raised = {k: _check_number(f"{where}: peaks_raised.{k}", v, 0.0, math.inf, True) for k, v in raised.items()}
+    return CalibrationProfile(device=d["device"], efficiency=clean, source=str(d["source"]),
+                              backend=str(d.get("backend", "table")), date_utc=str(d.get("date_utc", "")),
+                              per_dtype=per_clean, link_latency_s=lat, peaks_raised=raised,
+                              fit=dict(d.get("fit") or {}), software=dict(d.get("software") or {}))
+
+
+def read_profile(path: str | Path) -> CalibrationProfile:
+    """Read and validate a profile file; a missing or corrupt file is a one-line :class:`CalibrationError`."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise CalibrationError(f"calibration profile {p} not found")
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CalibrationError(f"calibration profile {p} is corrupt: not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise CalibrationError(f"calibration profile {p} is corrupt: invalid JSON at line {err.lineno} "
+                               f"column {err.colno} ({err.msg})") from None
+    prof = profile_from_dict(d, where=f"calibration profile {p}")
+    prof.path = str(p)
+    return prof
+
+
+def write_profile(profile: CalibrationProfile, path: str | Path) -> Path:
+    """Write ``profile`` as indented JSON (atomically: temp file then rename); returns the path."""
+    p = Path(path).expanduser()
+    profile_from_dict(profile.to_dict(), where="profile to write")  # never write an invalid file
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(json.dumps(profile.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+def profile_slug(device_name: str) -> str:
+    """File stem of a device's profile: lower case, spaces to dashes (``A100-SXM4-80GB`` -> ``a100-sxm4-80gb``)."""
+    return "-".join(str(device_name).lower().split())
+
+
+def default_profile_path(device_name: str) -> Path:
+    """``data/calibration/<slug>.json`` of the repository."""
+    return PROFILE_DIR / f"{profile_slug(device_name)}.json"
+
+
+def matches_device(profile: CalibrationProfile, device) -> bool:
+    """True when the profile's device is ``device.name`` or one of its aliases (case-insensitive)."""
+    names = {str(device.name).lower(), *(str(a).lower() for a in getattr(device, "aliases", ()))}
+    return profile.device.strip().lower() in names
+
+
+def apply_profile(device, profile: CalibrationProfile | str | Path, dtype: str | None = None):
+    """``device`` with the profile's efficiency (per-dtype ``compute`` for ``dtype`` when the profile
+    has one), fitted link latency and raised peaks. Refuses a profile for another device."""
+    from hardware_db import Efficiency
+
+    if not isinstance(profile, CalibrationProfile):
+        profile = read_profile(profile)
+    if not matches_device(profile, device):
+        where = profile.path or "calibration profile"
+        raise CalibrationError(f"{where} is for device '{profile.device}', not '{device.name}'; "
+                               f"calibrate {device.name} or pass its own profile")
+    eff = dict(profile.efficiency)
+    if dtype is not None and str(dtype).lower() in profile.per_dtype:
+        eff.update(profile.per_dtype[str(dtype).lower()])
+    src = f"calibration profile {profile.path or profile.device} ({profile.source}, {profile.date_utc})"
+    out = device.with_efficiency(Efficiency(**{k: float(v) for k, v in eff.items()}, source=src))
+    changes: dict[str, Any] = {}
+    if profile.link_latency_s is not None and device.intra_node_link is not None:
+        changes["intra_node_link"] = dataclasses.replace(device.intra_node_link, latency_s=profile.link_latency_s)
+    if profile.peaks_raised:
+        peaks = dict(device.peak_flops_per_s)
+        tiers = list(device.memory_tiers)
+        for k, v in profile.peaks_raised.items():
+            if k == "bandwidth_bytes_per_s":
+                tiers = [dataclasses.replace(t, bandwidth_bytes_per_s=max(t.bandwidth_bytes_per_s, v),
+                                             source=f"raised to the measured rate by {src}")
+                         if t.name == device.main_memory else t for t in tiers]
+            else:
+                peaks[k] = max(peaks.get(k, 0.0), v)
+        changes["peak_flops_per_s"] = peaks
+        changes["memory_tiers"] = tuple(tiers)
+    return dataclasses.replace(out, **changes) if changes else out
+
+
+def load_calibrated_device(name_or_path: str, calibration: str | Path | None = None, dtype: str | None = None):
+    """Catalog device ``name_or_path`` with ``calibration`` applied (a profile path, or ``"default"``
+    for ``data/calibration/<device>.json``; ``None`` leaves the catalog efficiency)."""
+    from hardware_db import load_device
+
+    device = load_device(name_or_path)
+    if calibration is None:
+        return device
+    if str(calibration) == "default":
+        path = default_profile_path(device.name)
+        if not path.is_file():
+            raise CalibrationError(f"no shipped calibration profile for '{device.name}' (expected {path}); "
+                                   "run `simlab calibrate` to make one")
+        calibration = path
+    return apply_profile(device, calibration, dtype=dtype)

@@ -1,0 +1,83 @@
+"""Fitting efficiency parameters by gradient: recovery on synthetic data, bounds, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.calibration import fit as F
+from simulator.calibration.errors import CalibrationError
+from simulator.calibration.measured import elementwise_rows, gemm_rows
+from simulator.calibration.validate import error_stats
+
+PEAK = {"bf16": 300e12, "fp32": 20e12}
+BW = 2e12
+TRUE = {"compute": 0.8, "memory": 0.7, "link": 0.8, "compute_half_flop": 3e9, "memory_half_bytes": 2e6,
+        "kernel_overhead_s": 5e-6}
+TRUE_FP32 = {"compute": 0.6, "compute_half_flop": 2e8}
+
+
+def _synthetic(seed=0, noise=0.03):
+    """GEMMs (two dtypes) and streams timed by the model itself with multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    sizes = np.array([64, 128, 256, 512, 1024, 2048, 4096, 8192], float)
+    frames = []
+    for dt in ("bf16", "fp32"):
+        m, n = np.meshgrid(sizes, sizes)
+        b = 2.0 if dt == "bf16" else 4.0
+        frames.append(gemm_rows("syn", "gemm", m.ravel(), n.ravel(), 4096.0, 1.0, dtype=dt, elem_bytes=b))
+    frames.append(elementwise_rows("syn", "copy", 2.0 ** np.arange(14, 30), 1.0, 1, 1, 1.0, dtype="bf16"))
+    rows = pd.concat(frames, ignore_index=True)
+    peak = rows.dtype.map(PEAK).to_numpy()
+    t = F.predict_rows(rows, TRUE, peak, BW, per_dtype={"fp32": TRUE_FP32})
+    rows["time_s"] = t * np.exp(rng.normal(0.0, noise, len(t)))
+    return rows, peak
+
+
+def test_fit_recovers_known_parameters_per_dtype():
+    rows, peak = _synthetic()
+    res = F.fit_efficiency(rows, peak, BW, per_dtype=True, steps=1000, starts=4)
+    assert res.per_dtype["bf16"]["compute"] == pytest.approx(TRUE["compute"], rel=0.05)
+    assert res.per_dtype["fp32"]["compute"] == pytest.approx(TRUE_FP32["compute"], rel=0.05)
+    assert res.params["memory"] == pytest.approx(TRUE["memory"], rel=0.05)
+    assert res.main_dtype == "bf16"
+    pred = F.predict_rows(rows, res.params, peak, BW, per_dtype=res.per_dtype)
+    st = error_stats(pred, rows.time_s)
+    print(f"synthetic fit: {res.params} {res.per_dtype} errors {st}")
+    assert st["median_abs_pct"] < 4.0  # 3 % log-normal noise: median |error| ~ 2 %
+
+
+def test_fit_keeps_efficiencies_in_bounds_and_fixed_fields_fixed():
+    rows, peak = _synthetic(noise=0.0)
+    rows = rows.assign(time_s=rows.time_s * 0.2)  # 5x faster than the "peak" allows
+    res = F.fit_efficiency(rows, peak, BW, fit_fields=("compute", "memory", "kernel_overhead_s"), steps=300, starts=2,
+                           init={"compute_half_flop": 1e9, "memory_half_bytes": 1e6})  # noqa: E501
+    for k in ("compute", "memory"):
+        assert 0.0 < res.params[k] <= 1.0
+    assert res.params["compute_half_flop"] == pytest.approx(1e9)
+    assert res.params["memory_half_bytes"] == pytest.approx(1e6)
+
+
+def test_fit_collectives_link_efficiency():
+    n = np.array([2, 4, 8] * 12, float)
+    size = np.repeat(2.0 ** np.arange(16, 28), 3)
+    rows = pd.DataFrame({"op": "all_reduce", "kind": "collective", "dtype": "fp16", "flops": 0.0,
+                         "bytes_moved": size, "num_workers": n, "time_s": 1.0})
+    t = np.asarray(F.collective_time_s(size, n, 300e9, 0.75, 6e-6))
+    rows["time_s"] = t
+    res = F.fit_efficiency(rows, 1.0, 1.0, 300e9, fit_fields=("link",), link_latency_s=1e-6, steps=800, starts=2)
+    assert res.params["link"] == pytest.approx(0.75, rel=0.03)
+    assert res.link_latency_s == pytest.approx(6e-6, rel=0.1)
+
+
+def test_bad_input_is_a_one_line_error():
+    rows, peak = _synthetic()
+    with pytest.raises(CalibrationError, match="at least 3"):
+        F.fit_efficiency(rows.head(2), peak[:2], BW)
+    with pytest.raises(CalibrationError, match="time_s"):
+        F.fit_efficiency(rows.assign(time_s=-1.0), peak, BW)
+    with pytest.raises(CalibrationError, match="lack column"):
+        F.fit_efficiency(rows.drop(columns="flops"), peak, BW)
+    with pytest.raises(CalibrationError, match="unknown efficiency field"):
+        F.fit_efficiency(rows, peak, BW, fit_fields=("speed",))

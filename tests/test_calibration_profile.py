@@ -1,0 +1,110 @@
+"""Calibration profiles: round trip, applying to a device, refusing another device, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hardware_db import load_device
+from simulator.calibration.errors import CalibrationError
+from simulator.calibration.profile import (
+    PROFILE_DIR,
+    CalibrationProfile,
+    apply_profile,
+    default_profile_path,
+    load_calibrated_device,
+    read_profile,
+    write_profile,
+)
+
+EFF = {"compute": 0.75, "memory": 0.6, "link": 0.7, "compute_half_flop": 1e9, "memory_half_bytes": 1e6,
+       "kernel_overhead_s": 3e-6}
+
+
+def _profile(device="A100-SXM4-80GB", **kw):
+    return CalibrationProfile(device=device, efficiency=dict(EFF), source="unit test", backend="table",
+                              date_utc="2026-11-26T00:00:00+00:00", **kw)
+
+
+def test_round_trip_and_apply(tmp_path):
+    p = write_profile(_profile(per_dtype={"fp32": {"compute": 0.5, "compute_half_flop": 2e8}}, link_latency_s=4e-6),
+                      tmp_path / "a100.json")
+    prof = read_profile(p)
+    assert prof.efficiency == EFF and prof.link_latency_s == 4e-6
+    dev = load_device("a100")  # an alias: profiles match names and aliases
+    cal = apply_profile(dev, prof)
+    assert cal.efficiency.compute == 0.75 and cal.efficiency.memory_half_bytes == 1e6
+    assert "calibration profile" in cal.efficiency.source
+    assert cal.intra_node_link.latency_s == 4e-6
+    assert cal.peak("bf16") == dev.peak("bf16")  # peaks untouched without peaks_raised
+    assert apply_profile(dev, p, dtype="fp32").efficiency.compute == 0.5
+    assert apply_profile(dev, p, dtype="bf16").efficiency.compute == 0.75
+
+
+def test_peaks_raised_are_applied(tmp_path):
+    dev = load_device("host-cpu")
+    prof = _profile(device="host-cpu", peaks_raised={"fp32": 4e11, "bandwidth_bytes_per_s": 6e10})
+    cal = apply_profile(dev, prof)
+    assert cal.peak("fp32") == 4e11 and cal.memory.bandwidth_bytes_per_s == 6e10
+
+
+def test_profile_for_another_device_is_refused(tmp_path):
+    p = write_profile(_profile(device="MI210"), tmp_path / "mi210.json")
+    with pytest.raises(CalibrationError, match="is for device 'MI210', not 'A100-SXM4-80GB'") as err:
+        apply_profile(load_device("a100-sxm4-80gb"), p)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{not json", "corrupt: invalid JSON at line 1"),
+    ("[]", "not a JSON object"),
+    ('{"format": "simlab-calibration-profile/1", "device": "x", "source": "s"}', "lacks field 'efficiency'"),
+    ('{"format": "other"}', "field 'format'"),
+])
+def test_corrupt_profile_gives_clear_error(tmp_path, text, match):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(CalibrationError, match=match):
+        read_profile(p)
+
+
+def test_out_of_range_efficiency_is_rejected(tmp_path):
+    d = _profile().to_dict()
+    d["efficiency"]["compute"] = 1.5
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(CalibrationError, match=r"efficiency.compute = 1.5; allowed: \(0.0, 1.0\]"):
+        read_profile(p)
+    with pytest.raises(CalibrationError, match="not found"):
+        read_profile(tmp_path / "missing.json")
+
+
+def test_shipped_profiles_are_valid_and_belong_to_catalog_devices():
+    files = sorted(PROFILE_DIR.glob("*.json"))
+    assert files, f"no shipped calibration profiles in {PROFILE_DIR}"
+    for f in files:
+        prof = read_profile(f)
+        dev = load_device(prof.device)
+        assert f.stem.startswith(f"{dev.name.lower()}"), f"{f.name} holds a profile for {dev.name}"
+        assert prof.source and prof.fit.get("rows", 0) > 0
+        apply_profile(dev, prof)
+    assert default_profile_path("A100-SXM4-80GB").is_file()
+    assert load_calibrated_device("a100", "default").efficiency.source.startswith("calibration profile")
+
+
+def test_cli_corrupt_profile_exits_2(tmp_path):
+    """Through the real process boundary: one line on stderr, exit status 2, no traceback."""
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    code = ("import sys, typer\nfrom cli.calibrate import register\nfrom hardware_db.errors import SimlabError\n"
+            "app = typer.Typer()\nregister(app)\n"
+            "try:\n    app(args=sys.argv[1:], standalone_mode=False)\n"
+            "except SimlabError as e:\n    print(f'error: {e}', file=sys.stderr); sys.exit(2)\n")
+    r = subprocess.run([sys.executable, "-c", code, "validate", "--source", "llmcompass-a100", "--calibration", str(bad)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "corrupt" in lines[0], lines
