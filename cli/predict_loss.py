@@ -1,0 +1,101 @@
+"""``simlab predict loss``: loss (or Step Law hyper-parameters) from a published law.
+
+    simlab predict loss --law chinchilla-epoch --params 70e9 --tokens 1.4e12
+    simlab predict loss --law chinchilla-hoffmann --compute 5.88e23     (compute-optimal N, D)
+    simlab predict loss --law parscale-pile --params 1.6e9 --streams 4
+
+Names come from ``simlab laws list``. Units: parameters, tokens, FLOP; loss in the law's unit
+(nats/token, Farseer: bits/char).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli.render import format_si, print_json, print_table
+from scaling_laws.errors import LawError
+
+LOSS_LAWS = ("chinchilla", "kaplan", "farseer", "parscale")
+
+
+def _positive(name: str, v: float | None) -> None:
+    if v is not None and not (v > 0 and v < float("inf")):
+        raise LawError(f"--{name} must be a positive number, got {v}")
+
+
+def predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None, streams: float) -> dict:
+    """Library-level body of the command (returns a dict with SI units)."""
+    import jax
+
+    from scaling_laws.base import get_param_set
+
+    law, ps = get_param_set(law_name)
+    for n, v in (("params", params), ("tokens", tokens), ("compute", compute), ("streams", streams)):
+        _positive(n, v)
+    out = {"law": law_name, "source": ps.source, "output_unit": law.output}
+    with jax.enable_x64(True):
+        if law.name == "steplaw":
+            from scaling_laws import steplaw
+
+            if params is None or tokens is None:
+                raise LawError("steplaw needs --params (non-embedding N) and --tokens (D)")
+            hp = steplaw.optimal_hparams(ps.values, params, tokens)
+            out.update(params=params, tokens=tokens, lr=float(hp["lr"]), batch_tokens=float(hp["batch_tokens"]),
+                       batch_sequences_2048=float(hp["batch_sequences"]))
+            return out
+        if law.name not in LOSS_LAWS:
+            raise LawError(f"law {law.name!r} does not predict a loss; use one of {', '.join(LOSS_LAWS)} or steplaw")
+        if law.name == "parscale":
+            if params is None:
+                raise LawError("parscale needs --params (non-embedding N) and optionally --streams P")
+            out.update(params=params, streams=streams, loss=float(law.fn(ps.values, params, streams)))
+            return out
+        if compute is not None:
+            if params is not None or tokens is not None:
+                raise LawError("give either --compute (optimal allocation) or --params and --tokens, not both")
+            import importlib
+
+            mod = importlib.import_module(f"scaling_laws.{law.name}")
+            if hasattr(mod, "optimal_allocation"):
+                opt = mod.optimal_allocation(ps.values, compute)
+                how = "closed form"
+            else:
+                opt = mod.optimal_allocation_numerical(ps.values, compute)
+                how = "numerical" + ("" if bool(opt["interior"]) else " (no interior optimum: at the D/N search bound)")
+            out.update(compute_flop=compute, params=float(opt["N"]), tokens=float(opt["D"]), loss=float(opt["loss"]),
+                       tokens_per_param=float(opt["D"] / opt["N"]), allocation=how)
+            return out
+        if params is None or tokens is None:
+            raise LawError(f"{law.name} needs --params and --tokens (or --compute for the optimal allocation)")
+        out.update(params=params, tokens=tokens, loss=float(law.fn(ps.values, params, tokens)))
+    return out
+
+
+def register(predict_app: typer.Typer) -> None:
+    """Attach ``loss`` to the ``predict`` group."""
+
+    @predict_app.command("loss")
+    def loss_cmd(
+        law: str = typer.Option(..., "--law", help="Law and parameter set, e.g. chinchilla-epoch (simlab laws list)."),
+        params: float = typer.Option(None, "--params", help="Model parameters N (the law's convention)."),
+        tokens: float = typer.Option(None, "--tokens", help="Training tokens D."),
+        compute: float = typer.Option(None, "--compute", help="Training FLOP C: print the compute-optimal N, D instead."),
+        streams: float = typer.Option(1.0, "--streams", help="ParScale parallel streams P."),
+        json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    ) -> None:
+        """Predict the loss of a model from a published scaling law (or Step Law's LR and batch)."""
+        out = predict_loss(law, params, tokens, compute, streams)
+        if json:
+            print_json(out)
+            return
+        rows = []
+        for k, v in out.items():
+            if k in ("params", "tokens"):
+                rows.append((k, format_si(v)))
+            elif k == "compute_flop":
+                rows.append((k, format_si(v, "FLOP")))
+            elif isinstance(v, float):
+                rows.append((k, f"{v:.6g}"))
+            else:
+                rows.append((k, str(v)))
+        print_table(f"simlab predict loss ({law})", ["quantity", "value"], rows)

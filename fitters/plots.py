@@ -1,0 +1,76 @@
+"""Diagnostic plots of fits (matplotlib, object API on an Agg canvas: no display, no pyplot state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fitters.result import FitResult
+
+
+def _figure(ncols: int):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0 * ncols, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_chinchilla_fit(result: FitResult, N, D, L, path: str | Path | None = None):
+    """Fitted surface with isoFLOP curves, residuals, and bootstrap distributions (if any).
+
+    Returns the matplotlib Figure; writes it to ``path`` when given.
+    """
+    import jax
+
+    from scaling_laws import chinchilla as law
+
+    N, D, L = (np.asarray(v, dtype=np.float64) for v in (N, D, L))
+    C = 6 * N * D
+    p = result.params
+    has_bs = bool(result.samples)
+    fig = _figure(3 if has_bs else 2)
+    axes = fig.subplots(1, 3 if has_bs else 2)
+    ax = axes[0]
+    sc = ax.scatter(N, L, c=np.log10(C), s=12, cmap="viridis")
+    fig.colorbar(sc, ax=ax, label="log10 C [FLOP]")
+    budgets = np.logspace(np.floor(np.log10(C.min())), np.ceil(np.log10(C.max())), 6)
+    with jax.enable_x64(True):
+        for c in budgets:
+            n = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 0.5, 200)
+            d = c / (6 * n)
+            ax.plot(n, np.asarray(law.loss(p, n, d)), lw=1, color="0.4")
+            opt = law.optimal_allocation(p, c)
+            ax.plot(float(opt["N"]), float(opt["loss"]), "r.", ms=6)
+        pred = np.asarray(law.loss(p, N, D))
+    ax.set(xscale="log", xlabel="N [parameters]", ylabel="loss [nats/token]", title="fit with isoFLOP curves (red: optimum)")
+    ax.set_ylim(L.min() - 0.1, min(L.max() + 0.2, 6))
+    ax = axes[1]
+    ax.scatter(C, np.log(L) - np.log(pred), s=10)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xscale="log", xlabel="C [FLOP]", ylabel="ln L - ln L_fit", title=f"residuals (objective {result.objective:.4g})")
+    if has_bs:
+        ax = axes[2]
+        for k in ("alpha", "beta"):
+            ax.hist(result.samples[k], bins=40, alpha=0.6, label=f"{k} (se {result.stderr[k]:.3f})")
+        ax.legend()
+        ax.set(xlabel="exponent", ylabel="bootstrap count", title=f"{len(result.samples['alpha'])} bootstrap refits")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_steplaw_fit(result: FitResult, path: str | Path | None = None):
+    """Bootstrap distributions of the Step Law exponents."""
+    if not result.samples:
+        raise ValueError("plot_steplaw_fit needs a fit with bootstrap samples")
+    fig = _figure(3)
+    for ax, k in zip(fig.subplots(1, 3), ("lr_coefN", "lr_coefD", "bs_coefD"), strict=True):
+        ax.hist(result.samples[k], bins=40)
+        ax.axvline(result.params[k], color="r")
+        ax.set(xlabel=k, ylabel="bootstrap count", title=f"{k} = {result.params[k]:.3f} (se {result.stderr[k]:.3f})")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
