@@ -1,0 +1,135 @@
+"""``simlab predict ...``: the prediction command group and its ``serve`` command.
+
+Thin: parse, call :mod:`simulator.serving`, render (a rich table for people, JSON with SI-unit
+keys for machines). Other ``predict`` commands live in their own modules and attach themselves
+with a ``register(predict_app)`` function (see :data:`EXTENSIONS` at the bottom of this file).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import typer
+
+from cli.render import format_si, print_json, print_table
+
+predict_app = typer.Typer(
+    name="predict",
+    help="Predict serving and training performance, losses and optimal plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _render_serve(r: dict) -> None:
+    lay = f"tp={r['tp']} pp={r['pp']} ep={r['ep']} dp={r['dp']}"
+    dt = (f"compute {r['compute_dtype']}, weights {8 * r['weight_bytes_per_param']:.3g} bit, "
+          f"KV {8 * r['kv_bytes_per_elem']:.3g} bit")
+    rows = [
+        ("model / hardware", f"{r['model']} on {r['hardware']} ({int(r['devices'])} devices)"),
+        ("layout", lay),
+        ("precision", dt),
+        ("batch x input / output", f"{r['batch']} x {r['input_len']} / {r['output_len']} tokens"),
+        ("TTFT (prefill)", format_si(r["ttft_s"], "s")),
+        ("TPOT at last context", format_si(r["tpot_s"], "s")),
+        ("TPOT averaged", format_si(r["tpot_avg_s"], "s")),
+        ("end-to-end latency", format_si(r["e2e_latency_s"], "s")),
+        ("output tokens/s", format_si(r["output_tokens_per_s"], "tok/s")),
+        ("total tokens/s", format_si(r["total_tokens_per_s"], "tok/s")),
+        ("memory per device", f"{format_si(r['memory_bytes'], 'B')} of {format_si(r['capacity_bytes'], 'B')}"),
+        ("  weights / KV / activations / workspace", " / ".join(
+            format_si(r[k], "B") for k in ("weights_bytes", "kv_cache_bytes", "activation_bytes", "workspace_bytes"))),
+        ("fits", "yes" if r["fits"] else f"NO: short by {format_si(r['shortfall_bytes'], 'B')}"),
+        ("largest batch that fits", f"{int(r['max_batch'])}"),
+        ("energy per output token", format_si(r["energy_per_output_token_j"], "J")),
+    ]
+    if r.get("draft_model"):
+        rows.append(("speculative tokens per step", f"{r['spec_tokens_per_step']:.3g} (draft {r['draft_model']})"))
+    if r["model_switch_s"] == r["model_switch_s"]:  # not NaN: the device has a slower tier
+        rows.append(("model switch (slow tier -> main)", format_si(r["model_switch_s"], "s")))
+    print_table("simlab predict serve", ["quantity", "value"], rows)
+    for phase in ("prefill", "decode"):
+        ops = r.get(f"breakdown_{phase}")
+        if not ops:
+            continue
+        total = sum(o["time_s"] for o in ops) or 1.0
+        print_table(
+            f"per-operator breakdown: {phase} step (summed over layers)",
+            ["op", "time", "share", "FLOP", "bytes", "comm bytes", "bound"],
+            [(o["op"], format_si(o["time_s"], "s"), f"{100 * o['time_s'] / total:.1f}%", format_si(o["flops"]),
+              format_si(o["weight_bytes"] + o["act_bytes"] + o["kv_bytes"], "B"), format_si(o["comm_bytes"], "B"),
+              o["bound"]) for o in ops],
+        )
+
+
+@predict_app.command("serve")
+def serve(
+    model: str = typer.Option(..., "--model", help="Model name from `simlab models list`, or a config path."),
+    hardware: str = typer.Option(None, "--hardware", help="Device name, alias or TOML path (e.g. h100-sxm)."),
+    system: str = typer.Option(None, "--system", help="System name (e.g. dgx-h100) for multi-node layouts."),
+    tp: int = typer.Option(1, "--tp", help="Tensor-parallel degree."),
+    pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
+    ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE; divides tp * dp)."),
+    dp: int = typer.Option(1, "--dp", help="Independent replicas (batch is per replica)."),
+    batch: int = typer.Option(1, "--batch", help="Concurrent sequences per replica."),
+    input_len: int = typer.Option(1024, "--input", help="Prompt tokens per request."),
+    output_len: int = typer.Option(128, "--output", help="Generated tokens per request."),
+    weight_dtype: str = typer.Option(None, "--weight-dtype", help="bf16, fp16, fp8, int8, int4, fp4, q4_0, q8_0, ..."),
+    act_dtype: str = typer.Option(None, "--act-dtype", help="Activation/compute dtype (default: bf16, fp16 or fp32)."),
+    kv_dtype: str = typer.Option(None, "--kv-dtype", help="KV-cache dtype (default: the activation dtype)."),
+    chunk: int = typer.Option(0, "--chunk", help="Chunked prefill: tokens per iteration (0 = static batching)."),
+    block_size: int = typer.Option(16, "--block-size", help="Paged-KV block size in tokens."),
+    weights_in: str = typer.Option("main", "--weights-in", help="main, or ddr: stream weights from the slow tier."),
+    tp_overlap: float = typer.Option(0.0, "--tp-overlap", help="Fraction of collective time hidden by compute."),
+    draft_model: str = typer.Option(None, "--draft-model", help="Speculative decoding: draft model name."),
+    gamma: int = typer.Option(0, "--gamma", help="Speculative lookahead (tokens proposed per step)."),
+    acceptance: float = typer.Option(0.0, "--acceptance", help="Speculative per-token acceptance rate."),
+    prefill_tp: int = typer.Option(0, "--prefill-tp", help="Disaggregation: TP of a separate prefill pool (0 = off)."),
+    prefill_dp: int = typer.Option(1, "--prefill-dp", help="Disaggregation: replicas in the prefill pool."),
+    breakdown: bool = typer.Option(False, "--breakdown", help="Per-operator time, FLOP, bytes and bound."),
+    json_out: bool = typer.Option(False, "--json", help="JSON with SI-unit keys instead of a table."),
+) -> None:
+    """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
+    if prefill_tp:
+        from simulator.disaggregation import predict_disaggregated
+
+        r = predict_disaggregated(model, hardware, system=system, batch=batch, input_len=input_len,
+                                  output_len=output_len, prefill_tp=prefill_tp, prefill_dp=prefill_dp,
+                                  decode_tp=tp, decode_dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
+                                  kv_dtype=kv_dtype, block_size=block_size)
+        if json_out:
+            print_json(r)
+        else:
+            print_table("simlab predict serve (disaggregated prefill/decode)", ["quantity", "value"],
+                        [(k, format_si(v) if isinstance(v, float) else str(v)) for k, v in r.items()])
+        return
+    from simulator.serving import predict_serve
+
+    r = predict_serve(model, hardware, system=system, batch=batch, input_len=input_len, output_len=output_len,
+                      tp=tp, pp=pp, ep=ep, dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
+                      kv_dtype=kv_dtype, chunk=chunk, block_size=block_size, weights_in=weights_in,
+                      tp_overlap=tp_overlap, draft_model=draft_model, spec_gamma=gamma, spec_accept=acceptance,
+                      with_breakdown=breakdown)
+    if json_out:
+        print_json(r)
+    else:
+        _render_serve(r)
+
+
+# ---------------------------------------------------------------------------------------------
+# Other `predict` commands attach here: each module defines `register(predict_app)`.
+# `simlab predict loss` -> cli/predict_loss.py; train -> cli/predict_train.py; ...
+# A module that does not exist (yet) is skipped; one that exists but fails to import raises.
+# ---------------------------------------------------------------------------------------------
+EXTENSIONS = ("cli.predict_loss", "cli.predict_train", "cli.predict_optimal", "cli.predict_tts")
+
+
+def _register_extensions() -> None:
+    for name in EXTENSIONS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(predict_app)
+
+
+_register_extensions()

@@ -1,0 +1,143 @@
+"""``HwSpec``: the device numbers the serving cost model needs, as a stackable JAX pytree.
+
+Built from a catalog :class:`hardware_db.Device` or :class:`hardware_db.System` and the compute
+dtype (the activation dtype: weight-only formats such as W4A16 are dequantised and multiplied in
+the activation dtype). Every field is a float leaf in SI units, so specs of several devices can be
+stacked (:func:`stack_hw`) and vmapped together with model specs and configurations.
+
+Memory tiers: ``mem_*`` is the device's main memory (the tier holding KV cache and activations;
+HBM, GDDR, LPDDR or unified memory). ``slow_*`` is the next slower tier if the device has one
+(SN40L DDR: weights may live there and be streamed, or be copied to HBM when a model is switched);
+zero when absent. Links: ``intra_*`` is the device's peer link inside a node, ``inter_*`` the
+per-device share of the node's NICs (systems only; zero for a bare device, which is treated as one
+node holding as many devices as the layout needs, ``devices_per_node = inf``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from hardware_db import Device, System
+from simulator.dtypes import dtype_bytes
+from simulator.errors import ConfigError
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class HwSpec:
+    """Numbers of one device (or a batch of devices, leaves of equal shape). SI units.
+
+    - ``matrix_flops_per_s``: dense peak of the compute dtype (GEMMs and attention).
+    - ``vector_flops_per_s``: peak for elementwise work (norms, softmax, activations): the fp32
+      rate when the catalog lists one (CUDA cores / vector units), else the matrix rate.
+    - ``mem_bytes_per_s`` / ``mem_capacity_bytes``: main memory. ``slow_*``: next tier (0 if none).
+    - ``intra_bytes_per_s`` / ``intra_latency_s``: peer link per direction; ``inter_*``: per-device
+      NIC share per direction; ``devices_per_node``: devices sharing the intra-node link (inf for a
+      bare device).
+    - ``compute_eff``, ``memory_eff``, ``link_eff``, ``compute_half_flop``, ``memory_half_bytes``,
+      ``kernel_overhead_s``: the device's :class:`hardware_db.Efficiency` (see ``simulator.roofline``).
+    - ``tdp_w``: board power (W), used for energy per token.
+    """
+
+    matrix_flops_per_s: jax.Array
+    vector_flops_per_s: jax.Array
+    mem_bytes_per_s: jax.Array
+    mem_capacity_bytes: jax.Array
+    slow_bytes_per_s: jax.Array
+    slow_capacity_bytes: jax.Array
+    intra_bytes_per_s: jax.Array
+    intra_latency_s: jax.Array
+    inter_bytes_per_s: jax.Array
+    inter_latency_s: jax.Array
+    devices_per_node: jax.Array
+    compute_eff: jax.Array
+    memory_eff: jax.Array
+    link_eff: jax.Array
+    compute_half_flop: jax.Array
+    memory_half_bytes: jax.Array
+    kernel_overhead_s: jax.Array
+    tdp_w: jax.Array
+
+    def replace(self, **changes) -> HwSpec:
+        """A copy with some numbers changed (e.g. ``mem_bytes_per_s=...`` for what-if studies)."""
+        return dataclasses.replace(self, **{k: jnp.asarray(v, dtype=float) for k, v in changes.items()})
+
+
+def _device_of(hw: Device | System) -> Device:
+    return hw.device if isinstance(hw, System) else hw
+
+
+def slow_tier(device: Device):
+    """The tier after main memory in the fastest-first list (SN40L: DDR), or None."""
+    names = [t.name for t in device.memory_tiers]
+    i = names.index(device.main_memory)
+    return device.memory_tiers[i + 1] if i + 1 < len(names) else None
+
+
+def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
+    """Numbers of ``hw`` for the cost model, with matmuls in ``compute_dtype``.
+
+    Raises ``HardwareError`` (a ``SimlabError``) when the device has no peak rate for the dtype and
+    ``DtypeError`` for an unknown dtype name.
+    """
+    if not isinstance(hw, (Device, System)):
+        raise ConfigError(f"hardware must be a hardware_db Device or System, got {type(hw).__name__}")
+    dtype_bytes(compute_dtype)
+    dev = _device_of(hw)
+    matrix = dev.peak(compute_dtype)
+    vector = dev.peak_flops_per_s.get("fp32", matrix)
+    slow = slow_tier(dev)
+    if isinstance(hw, System):
+        intra = hw.intra_node_link
+        inter = hw.inter_node_link
+        per_node = float(hw.devices_per_node)
+    else:
+        intra = dev.intra_node_link
+        inter = None
+        per_node = math.inf
+    eff = dev.efficiency
+    vals = dict(
+        matrix_flops_per_s=matrix,
+        vector_flops_per_s=vector,
+        mem_bytes_per_s=dev.memory.bandwidth_bytes_per_s,
+        mem_capacity_bytes=dev.memory.capacity_bytes,
+        slow_bytes_per_s=slow.bandwidth_bytes_per_s if slow else 0.0,
+        slow_capacity_bytes=slow.capacity_bytes if slow else 0.0,
+        intra_bytes_per_s=intra.bandwidth_bytes_per_s if intra else 0.0,
+        intra_latency_s=intra.latency_s if intra else 0.0,
+        inter_bytes_per_s=inter.bandwidth_bytes_per_s if inter else 0.0,
+        inter_latency_s=inter.latency_s if inter else 0.0,
+        devices_per_node=per_node,
+        compute_eff=eff.compute,
+        memory_eff=eff.memory,
+        link_eff=eff.link,
+        compute_half_flop=eff.compute_half_flop,
+        memory_half_bytes=eff.memory_half_bytes,
+        kernel_overhead_s=eff.kernel_overhead_s,
+        tdp_w=dev.tdp_w,
+    )
+    return HwSpec(**{k: jnp.asarray(float(v), dtype=float) for k, v in vals.items()})
+
+
+def stack_hw(specs) -> HwSpec:
+    """Stack ``HwSpec`` objects along a new leading axis (for ``jax.vmap`` over devices)."""
+    specs = list(specs)
+    if not specs:
+        raise ConfigError("stack_hw: needs at least one HwSpec")
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *specs)
+
+
+def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
+    """The :func:`build_hw` numbers as plain floats (used by the sweep to build tables)."""
+    spec = build_hw(hw, compute_dtype)
+    return {f.name: float(getattr(spec, f.name)) for f in dataclasses.fields(HwSpec)}
+
+
+HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec))
+
+__all__ = ["HW_FIELDS", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]

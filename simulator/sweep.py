@@ -1,0 +1,273 @@
+"""Vectorised design-space sweeps: a table of configurations in, a table of predictions out.
+
+:func:`serve` takes a pandas DataFrame or a pyarrow Table with one serving configuration per row
+and returns a DataFrame with the input columns plus every metric of
+:data:`simulator.serving.RESULT_COLUMNS` (SI units, unit-suffixed names). Nothing loops over rows
+in Python: model names and (hardware, compute dtype) pairs are factorised, each distinct one is
+loaded once into a stacked pytree table (padded to a power of two), and one ``jax.jit``-compiled
+function gathers the rows and evaluates :func:`simulator.serving.serve_core` with ``jax.lax.map``
+over vmapped batches of :data:`MAP_BATCH` rows (so a batch's intermediates stay in cache). Rows go
+in fixed-size blocks (4096 for small sweeps, 65536 for large ones, padded) so a sweep compiles once,
+and blocks run on all cores (XLA releases the GIL).
+
+Input columns (defaults in brackets): ``model``; ``hardware`` (device name/path) or ``system``;
+``batch`` [1], ``input_len`` [1024], ``output_len`` [128], ``tp`` ``pp`` ``ep`` ``dp`` [1],
+``weight_dtype`` [= act], ``act_dtype`` [auto: bf16, fp16, fp32], ``kv_dtype`` [= act],
+``chunk`` [0], ``block_size`` [16], ``weights_offloaded`` [0], ``tp_overlap`` [0],
+``workspace_bytes`` [1e9], ``spec_gamma`` [0], ``spec_accept`` [0], ``draft_model`` [none].
+
+Invalid rows (``errors="raise"``, the default) raise one ``ConfigError`` naming the first bad row
+and the reason; with ``errors="mark"`` they get ``valid = False``, the reason in ``error`` and NaN
+results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from simulator import ops as O
+from simulator.errors import ConfigError
+from simulator.hw import HwSpec, build_hw
+from simulator.models import stack_specs
+from simulator.serving import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_WORKSPACE_BYTES,
+    RESULT_COLUMNS,
+    ServeConfig,
+    resolve_dtypes,
+    resolve_hardware,
+    resolve_model,
+    serve_core,
+    weight_bytes_of,
+)
+
+NUMERIC_DEFAULTS = {
+    "batch": 1, "input_len": 1024, "output_len": 128, "tp": 1, "pp": 1, "ep": 1, "dp": 1, "chunk": 0,
+    "block_size": DEFAULT_BLOCK_SIZE, "weights_offloaded": 0, "tp_overlap": 0.0,
+    "workspace_bytes": DEFAULT_WORKSPACE_BYTES, "spec_gamma": 0, "spec_accept": 0.0,
+}
+BLOCK_ROWS = 1 << 16  # rows per compiled call for large sweeps
+SMALL_BLOCK_ROWS = 1 << 12  # rows per call for small sweeps (one compile serves both sizes' users)
+
+
+def _stack(objs):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x, dtype=float) for x in xs]), *objs)
+
+
+def _pad_table(table, size: int | None = None):
+    """Pad a stacked table to a power-of-two row count (>= 8) by repeating its last row."""
+    rows = int(jax.tree_util.tree_leaves(table)[0].shape[0])
+    size = size or max(8, 1 << (rows - 1).bit_length())
+    if size == rows:
+        return table
+    return jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], size - rows, axis=0)]), table)
+
+
+def _take(table, idx):
+    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), table)
+
+
+MAP_BATCH = 256  # rows per inner step: keeps the intermediates of a step in cache
+
+
+def _rows(models, hws, m_idx, h_idx, prec_arrays, cfg_arrays, drafts=None, d_idx=None):
+    """Evaluate rows with ``lax.map`` over cache-sized vmapped batches (see :data:`MAP_BATCH`)."""
+
+    def one(args):
+        mi, hi, p, c, di = args
+        draft = None if drafts is None else _take(drafts, di)
+        res = serve_core(_take(models, mi), _take(hws, hi), O.Precision(*p), ServeConfig(*c), draft)
+        return {k: res[k] for k in RESULT_COLUMNS}
+
+    d_idx = m_idx if d_idx is None else d_idx
+    return jax.lax.map(one, (m_idx, h_idx, prec_arrays, cfg_arrays, d_idx), batch_size=MAP_BATCH)
+
+
+_eval_block = jax.jit(_rows)
+
+
+def _to_frame(configs) -> pd.DataFrame:
+    if isinstance(configs, pd.DataFrame):
+        return configs.reset_index(drop=True)
+    try:
+        import pyarrow as pa
+
+        if isinstance(configs, pa.Table):
+            return configs.to_pandas()
+    except ImportError:  # pragma: no cover
+        pass
+    raise ConfigError(f"configs must be a pandas DataFrame or a pyarrow Table, got {type(configs).__name__}")
+
+
+def _column(df: pd.DataFrame, name: str, default):
+    """Column ``name`` as a numpy array (``default`` where missing / NaN; None keeps NaN)."""
+    if name in df.columns:
+        col = df[name]
+        if default is not None and col.isna().any():
+            col = col.fillna(default)
+        return col.to_numpy()
+    return np.full(len(df), default, dtype=object if isinstance(default, str) or default is None else float)
+
+
+def _codes(values):
+    """``pd.factorize`` keeping missing values as a category of their own."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(codes), list(uniq)
+
+
+def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, experts, errors: str):
+    """Vectorised validity checks; returns the reason per row ('' = valid)."""
+    code = np.zeros(len(df), dtype=np.int8)
+    messages = [""]
+
+    def flag(mask, text):
+        messages.append(text)
+        code[mask & (code == 0)] = len(messages) - 1
+
+    for name, low in (("batch", 1), ("input_len", 1), ("output_len", 1), ("tp", 1), ("pp", 1), ("ep", 1),
+                      ("dp", 1), ("chunk", 0), ("block_size", 1), ("spec_gamma", 0)):
+        v = arrays[name]
+        flag(~np.isfinite(v) | (v < low) | (v != np.round(v)), f"{name} must be an integer >= {low}")
+    for name in ("tp_overlap", "spec_accept"):
+        v = arrays[name]
+        flag(~((v >= 0) & (v <= 1)), f"{name} must be in [0, 1]")
+    tp = np.maximum(arrays["tp"], 1)
+    flag(np.mod(heads, tp) != 0, "tp does not divide the attention heads")
+    flag(arrays["pp"] > layers, "pp exceeds the layers")
+    ep = np.maximum(arrays["ep"], 1)
+    flag((ep > 1) & (experts == 0), "ep > 1 for a dense model")
+    flag((ep > 1) & ((np.mod(experts, ep) != 0) | (np.mod(tp * arrays["dp"], ep) != 0)),
+         "ep must divide num_experts and tp * dp")
+    bad = np.flatnonzero(code)
+    if errors == "raise" and bad.size:
+        i = int(bad[0])
+        raise ConfigError(f"sweep row {i}: {messages[code[i]]} (model {df['model'].iloc[i]})")
+    return code == 0, pd.Categorical.from_codes(code, categories=messages) if bad.size else np.full(
+        len(df), "", dtype=object)
+
+
+def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
+    """Predict every serving configuration in ``configs`` (DataFrame / Arrow table); see module doc."""
+    if errors not in ("raise", "mark"):
+        raise ConfigError(f"errors = '{errors}'; allowed: raise, mark")
+    df = _to_frame(configs)
+    n = len(df)
+    if n == 0:
+        raise ConfigError("configs has no rows")
+    if "model" not in df.columns:
+        raise ConfigError("configs needs a 'model' column")
+    hw_col = "system" if "system" in df.columns else "hardware" if "hardware" in df.columns else (
+        "device" if "device" in df.columns else None)
+    if hw_col is None:
+        raise ConfigError("configs needs a 'hardware' (device) or 'system' column")
+    is_system = hw_col == "system"
+
+    # distinct models
+    m_codes, m_names = _codes(df["model"])
+    specs = [resolve_model(name) for name in m_names]
+    models = _pad_table(jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=float),
+                                               stack_specs(specs, name="sweep")))
+    heads = np.asarray([int(s.num_heads) for s in specs])[m_codes]
+    layers = np.asarray([int(s.num_layers) for s in specs])[m_codes]
+    experts = np.asarray([int(s.num_experts) for s in specs])[m_codes]
+
+    # distinct (hardware, act dtype) pairs -> HwSpec table and precision bytes
+    hc, hu = _codes(df[hw_col])
+    ac, au = _codes(df["act_dtype"]) if "act_dtype" in df.columns else (np.zeros(n, dtype=np.int64), [None])
+    pair_codes, pairs = pd.factorize(hc.astype(np.int64) * (len(au) + 1) + ac)
+    h_codes = pair_codes
+    hw_specs, act_bytes_of_key = [], []
+    for key in pairs:
+        name, a = hu[int(key) // (len(au) + 1)], au[int(key) % (len(au) + 1)]
+        a = None if a is None or (isinstance(a, float) and np.isnan(a)) else str(a).lower()
+        obj = resolve_hardware(None, name) if is_system else resolve_hardware(name)
+        cdt, prec = resolve_dtypes(obj, None, a, None)
+        hw_specs.append(build_hw(obj, cdt))
+        act_bytes_of_key.append(float(prec.act_bytes))
+    hws: HwSpec = _pad_table(_stack(hw_specs))
+    a_bytes = np.asarray(act_bytes_of_key)[h_codes]
+
+    def bytes_col(col, fn):
+        out = a_bytes.copy()
+        if col not in df.columns:
+            return out
+        codes, uniq = _codes(df[col])
+        table = np.asarray([np.nan if u is None or (isinstance(u, float) and np.isnan(u)) else fn(str(u).lower())
+                            for u in uniq])
+        vals = table[codes]
+        return np.where(np.isnan(vals), out, vals)
+
+    from simulator.dtypes import dtype_bytes
+
+    w_bytes = bytes_col("weight_dtype", weight_bytes_of)
+    kv_bytes = bytes_col("kv_dtype", dtype_bytes)
+
+    arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
+    valid, reason = _check(df, arrays, heads, layers, experts, errors)
+    # invalid rows are evaluated with a harmless layout, then masked
+    safe = arrays if valid.all() else {k: np.where(valid, v, NUMERIC_DEFAULTS[k]) for k, v in arrays.items()}
+
+    drafts = None
+    if "draft_model" in df.columns and df["draft_model"].notna().any():
+        d_col = df["draft_model"].where(df["draft_model"].notna(), df["model"]).astype(str)
+        d_codes, d_names = pd.factorize(d_col)
+        drafts = _pad_table(jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=float), stack_specs(
+            [resolve_model(x) for x in d_names], name="sweep-draft")))
+        safe["spec_gamma"] = np.where(df["draft_model"].notna().to_numpy(), safe["spec_gamma"], 0.0)
+
+    float_cols = [k for k in RESULT_COLUMNS if k != "fits"]
+    block = np.empty((len(float_cols), n), dtype=np.float32)  # one 2-D block: no DataFrame consolidation copy
+    results = {k: block[i] for i, k in enumerate(float_cols)}
+    results["fits"] = np.empty(n, dtype=bool)
+    size = SMALL_BLOCK_ROWS if n < block_rows else block_rows  # fixed sizes: few compilations
+    size = -(-size // MAP_BATCH) * MAP_BATCH
+    cfg_names = [f.name for f in dataclasses.fields(ServeConfig)]
+    d_all = None if drafts is None else d_codes
+
+    def run(start):  # one block of rows (padded to a fixed size so the sweep compiles once)
+        stop = min(start + size, n)
+        pad = size - (stop - start)
+
+        def blk(x):
+            x = np.asarray(x[start:stop])
+            return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+
+        prec_arrays = tuple(blk(x).astype(np.float32, copy=False) for x in (w_bytes, a_bytes, kv_bytes))
+        cfg_arrays = tuple(blk(safe[name]).astype(np.float32, copy=False) for name in cfg_names)
+        idx = (blk(m_codes).astype(np.int32), blk(h_codes).astype(np.int32))
+        out = _eval_block(models, hws, *idx, prec_arrays, cfg_arrays, drafts,
+                          None if d_all is None else blk(d_all).astype(np.int32))
+        for k in RESULT_COLUMNS:
+            results[k][start:stop] = np.asarray(out[k])[: stop - start]
+
+    starts = list(range(0, n, size))
+    if len(starts) == 1:
+        run(0)
+    else:  # XLA releases the GIL: blocks run concurrently on the cores
+        with ThreadPoolExecutor(max_workers=max(1, min(len(starts), os.cpu_count() or 1))) as pool:
+            list(pool.map(run, starts))
+
+    valid_all = bool(valid.all())
+    for k in RESULT_COLUMNS:
+        if not valid_all:
+            if k == "fits":
+                results[k] &= valid
+            else:
+                results[k][~valid] = np.nan
+    extra = {"fits": results["fits"], "weight_bytes_per_param": w_bytes, "act_bytes_per_elem": a_bytes,
+             "kv_bytes_per_elem": kv_bytes, "valid": valid, "error": reason}
+    names = [*float_cols, *extra]
+    keep = df.drop(columns=[c for c in names if c in df.columns])
+    floats = pd.DataFrame(block.T, columns=float_cols, copy=False)
+    out = pd.concat([keep, floats, pd.DataFrame(extra)], axis=1)
+    return out[[*keep.columns, *RESULT_COLUMNS, *[c for c in extra if c != "fits"]]]
+
+
+__all__ = ["serve"]
