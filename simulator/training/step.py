@@ -1,0 +1,330 @@
+"""Training step time of a parallel layout, its breakdown, MFU/HFU, and time/energy/cost to train.
+
+Pure ``jax.numpy``: every field of the model spec, hardware and layout broadcasts, so
+:func:`train_step` evaluates one layout or millions of them in one jitted call.
+
+Per device and micro-batch (``T = b s / cp`` tokens, tensor-parallel degree ``t``), one layer's
+forward is a list of kernels timed with :func:`simulator.roofline.kernel_time_s` (size-dependent
+GEMM efficiency ``e_c F / (F + F_half)``, memory-bound kernels at ``e_m`` of HBM bandwidth, a
+launch overhead per kernel):
+
+* GEMMs ``[T, h] x [h, (q + 2kv)/t]``, ``[T, q/t] x [q/t, h]``, ``[T, h] x [h, (1+g) f/t]``,
+  ``[T, f/t] x [f/t, h]`` (MoE: router, grouped expert GEMMs over ``k T`` token copies, shared
+  experts); backward = dgrad + wgrad = 2 GEMMs of the same size each (Narayanan et al. 2021 Sec. 3.5).
+* Attention core: FlashAttention (one fused kernel, causal half of ``4 T s q / t`` FLOP, backward
+  2.5x) or, without it, batched ``QK^T`` and ``PV`` GEMMs with the fused scale-mask-softmax and
+  dropout streaming the ``b (a/t) T s`` score matrix through HBM (Megatron-LM 2021).
+* Memory-bound kernels: 2 LayerNorms, 2 bias-dropout-residual adds, the MLP activation (backward
+  streams twice the bytes).
+* Recompute: full = one more forward of every layer; selective = one more attention core
+  (Korthikanti et al. 2022).
+
+Communication (ring collectives, ``alpha-beta``: ``(n-1)`` or ``2(n-1)`` latencies plus
+``(n-1)/n S`` or ``2 (n-1)/n S`` bytes over the link at ``link_eff``; a group whose ranks span
+nodes is reduced hierarchically: intra-node over NVLink-class links, then across nodes over the
+per-device NIC share on ``S / n_in`` bytes). Ranks are placed TP fastest, then CP, DP, PP
+(Megatron-LM order), so TP stays inside a node when ``t <= devices_per_node``.
+
+* TP: 2 all-reduces (or all-gather + reduce-scatter with SP, same bytes) of ``T h`` activations per
+  layer in forward, 2 in backward, 2 more for a full-recompute forward; ``tp_comm_overlap`` of it
+  hidden.
+* CP (ring attention, Liu et al. 2023): ``cp - 1`` K/V block exchanges per layer, overlapped with
+  the attention core; only the excess is exposed.
+* EP (MoE): all-to-all dispatch + combine of ``k T h`` activations per MoE layer, forward and backward.
+* PP: point-to-point send of ``T h / t`` (scatter/gather optimisation) per micro-batch chunk and
+  direction. Pipeline time ``= m t_max + (p - 1)/v t_avg``: bubble fraction ``(p-1)/(v m)``
+  (Narayanan et al. 2021 Sec. 2.2).
+* DP: gradient all-reduce (ZeRO 0) or reduce-scatter + parameter all-gather (ZeRO 1/2) once per
+  step; it overlaps only the backward of the last micro-batch (gradient accumulation). ZeRO-3
+  gathers weights twice and reduce-scatters gradients every micro-batch, overlapped with that
+  micro-batch's compute (prefetch) (Rajbhandari et al. 2020).
+* Optimizer: a memory-bound Adam pass over the local (sharded) parameters, or host/NVMe traffic
+  over the host link when offloaded (ZeRO-Offload / ZeRO-Infinity).
+
+MFU = model FLOPs per step / (step time x devices x peak); HFU uses hardware FLOPs (recompute).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from simulator import collectives, ops, roofline
+from simulator.dtypes import dtype_bytes
+from simulator.kernels import elementwise_bytes
+from simulator.training.common import Layout, TrainHardware, TrainOptions
+from simulator.training.flops import (
+    hardware_flops_per_token,
+    model_flops_per_token,
+    model_shape,
+)
+from simulator.training.memory import memory_breakdown, params_per_device
+
+
+def _f(x):
+    return jnp.asarray(x, dtype=float)
+
+
+# --------------------------------------------------------------------------------------- kernels
+def _kernel_s(hw: TrainHardware, flops, nbytes, kind=ops.GEMM, kernels=1.0):
+    """Roofline time of a kernel (``simulator.roofline``): matrix peak for GEMM/attention, vector
+    peak for elementwise work; the launch overhead is paid ``kernels`` times (0 = fused)."""
+    h = hw.spec
+    peak = h.vector_flops_per_s if kind == ops.VECTOR else h.matrix_flops_per_s
+    t = roofline.kernel_time_s(flops, nbytes, peak, h.mem_bytes_per_s, h.compute_eff, h.memory_eff,
+                               h.compute_half_flop, h.memory_half_bytes, 0.0)
+    return t + h.kernel_overhead_s * kernels
+
+
+def _op_s(hw: TrainHardware, name: str, op: ops.OpCost, bytes_scale=1.0):
+    return _kernel_s(hw, op.flops, op.bytes * bytes_scale, ops.OP_KINDS[name], op.kernels)
+
+
+# ---------------------------------------------------------------------------------- collectives
+def _packing(hw: TrainHardware, stride):
+    """Ranks of a group spaced ``stride`` apart that share a node: ``max(devices_per_node / stride, 1)``."""
+    return jnp.maximum(jnp.floor(_f(hw.spec.devices_per_node) / jnp.maximum(_f(stride), 1.0)), 1.0)
+
+
+def _coll_args(hw: TrainHardware, stride):
+    h = hw.spec
+    return (_packing(hw, stride), h.intra_bytes_per_s, h.intra_latency_s, h.inter_bytes_per_s,
+            h.inter_latency_s, h.link_eff)
+
+
+def all_reduce_s(hw: TrainHardware, nbytes, n, stride):
+    """All-reduce over ``n`` ranks spaced ``stride`` apart (hierarchical across nodes)."""
+    return collectives.hierarchical_all_reduce_time_s(nbytes, n, *_coll_args(hw, stride))
+
+
+def all_gather_s(hw: TrainHardware, nbytes, n, stride):
+    """All-gather (= reduce-scatter cost) of a full buffer of ``nbytes`` over ``n`` ranks."""
+    return collectives.hierarchical_all_gather_time_s(nbytes, n, *_coll_args(hw, stride))
+
+
+def all_to_all_s(hw: TrainHardware, nbytes, n, stride):
+    return collectives.hierarchical_all_to_all_time_s(nbytes, n, *_coll_args(hw, stride))
+
+
+def _p2p_s(hw: TrainHardware, nbytes, intra):
+    h = hw.spec
+    bw = jnp.where(intra, h.intra_bytes_per_s, h.inter_bytes_per_s)
+    lat = jnp.where(intra, h.intra_latency_s, h.inter_latency_s)
+    return collectives.send_recv_time_s(nbytes, bw, lat, h.link_eff)
+
+
+# ------------------------------------------------------------------------------ per-layer costs
+_GEMMS = ("qkv_proj", "o_proj", "mlp_up", "mlp_down", "router", "moe_up", "moe_down", "shared_up",
+          "shared_down")
+_ROW_VECTORS = ("attn_norm", "mlp_norm", "attn_residual", "mlp_residual")  # T x h, split by SP
+_FFN_VECTORS = ("rope", "activation", "moe_act", "shared_act", "softmax")
+
+
+def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOptions) -> dict:
+    """Seconds of one layer for one micro-batch on one device: forward, backward, recompute, comm.
+
+    Forward operators come from :func:`simulator.ops.layer_ops` (``tokens = b s / cp``); the
+    training-specific parts added here are backward factors, dropout kernels, sequence-parallel
+    norms, the materialised (non-Flash) attention of Megatron-LM 2021 and the collectives.
+    Dense and MoE layers are weighted by their share of the layers.
+    """
+    s = model_shape(spec)
+    ab = opts.act_bytes
+    prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
+    tp, cp, ep, dp, mb = (_f(getattr(layout, k)) for k in ("tp", "cp", "ep", "dp", "micro_batch"))
+    seq = _f(seq_len)
+    T = mb * seq / cp
+    # causal pairs of the whole sequence, split evenly over the CP ranks (load-balanced ring)
+    attn_work = ops.AttnWork(pairs=mb * seq * (seq + 1.0) / 2.0 / cp, kv_read_tokens=mb * seq,
+                             kv_write_tokens=T, q_tokens=T, seqs=mb)
+    both = ops.layer_ops(spec, T, attn_work, prec, tp, ep, dp)
+    frac_moe = s["L_moe"] / s["L"]
+    sp_div = jnp.where(opts.sequence_parallel, tp, 1.0)
+    h = s["h"]
+    mask = 1.0 if opts.dropout else 0.0
+
+    # rotary embedding only without learned positions; the online softmax belongs to FlashAttention
+    rope_on = 1.0 - _f(getattr(spec, "learned_pos_emb", 0))
+    vec_scale = {"rope": rope_on, "softmax": 1.0 if opts.flash_attention else 0.0}
+
+    def block(kind):
+        o = both[kind]
+        gemm = sum(_op_s(hw, n, o[n]) for n in _GEMMS)
+        vec = sum(vec_scale.get(n, 1.0) * _op_s(hw, n, o[n]) for n in _FFN_VECTORS)
+        rows = sum(_kernel_s(hw, o[n].flops / sp_div, o[n].bytes / sp_div, ops.VECTOR, o[n].kernels)
+                   for n in _ROW_VECTORS)
+        return gemm, vec + rows
+
+    g_d, v_d = block("dense")
+    g_m, v_m = block("moe")
+    gemm_fwd = (1.0 - frac_moe) * g_d + frac_moe * g_m
+    vec_fwd = (1.0 - frac_moe) * v_d + frac_moe * v_m
+    # dropout after attention and after the MLP (read, write, 1-byte mask), on T h / sp rows
+    drop_fwd = 2.0 * _kernel_s(hw, 0.0, T * h / sp_div * (2.0 * ab + mask), ops.VECTOR) if opts.dropout else 0.0
+    elem_fwd = vec_fwd + drop_fwd
+
+    heads = s["a"] / tp
+    if opts.flash_attention:
+        a = both["dense"]["attention"]
+        attn_fwd = _op_s(hw, "attention", a)
+        attn_bwd = _kernel_s(hw, 2.5 * a.flops, 2.0 * a.bytes, ops.ATTENTION)  # FlashAttention-2 bwd
+    else:
+        # Megatron-LM 2021: batched QK^T and PV GEMMs over b (a/t) (T x s) scores in HBM,
+        # fused scale-mask-softmax and a dropout kernel streaming them (not in simulator.ops).
+        scores = heads * T * seq  # b (a/t) (s/cp) s
+        qk = _kernel_s(hw, 2.0 * scores * s["hd"], scores * ab + T * (s["q"] + s["kv"]) / tp * ab)
+        pv = _kernel_s(hw, 2.0 * scores * s["hd"], scores * ab + T * (s["q"] + s["kv"]) / tp * ab)
+        softmax = _kernel_s(hw, 0.0, elementwise_bytes(scores, ab, 1, 1), ops.VECTOR)
+        dropout = _kernel_s(hw, 0.0, scores * (2.0 * ab + mask), ops.VECTOR) if opts.dropout else 0.0
+        attn_fwd = qk + pv + softmax + dropout
+        attn_bwd = 2.0 * (qk + pv) + _kernel_s(hw, 0.0, scores * 3.0 * ab, ops.VECTOR) + dropout
+
+    fwd = gemm_fwd + attn_fwd + elem_fwd
+    bwd = 2.0 * gemm_fwd + attn_bwd + 2.0 * elem_fwd
+    rc = jnp.asarray(layout.recompute)
+    sel = 0.0 if opts.flash_attention else attn_fwd  # Flash already recomputes inside its backward
+    recompute = jnp.where(rc == 2, fwd, jnp.where(rc == 1, sel, 0.0))
+
+    # tensor parallel: 2 all-reduces (SP: all-gather + reduce-scatter, same bytes) per pass
+    tp_one = all_reduce_s(hw, T * h * ab, tp, 1.0)
+    passes = 2.0 + jnp.where(rc == 2, 1.0, 0.0)  # forward, backward, recompute forward
+    tp_comm = 2.0 * passes * tp_one * (1.0 - opts.tp_comm_overlap)
+
+    # context parallel (ring attention): cp-1 K/V block exchanges per pass, hidden behind attention
+    kv_block = T * 2.0 * s["kv"] / tp * ab
+    cp_step = _p2p_s(hw, kv_block, tp * cp <= _f(hw.spec.devices_per_node))
+    cp_fwd = jnp.where(cp > 1, (cp - 1.0) * cp_step, 0.0)
+    cp_comm = (jnp.maximum(cp_fwd - attn_fwd, 0.0) * (1.0 + jnp.where(rc == 2, 1.0, 0.0))
+               + jnp.maximum(2.0 * cp_fwd - attn_bwd, 0.0))
+
+    # expert parallel: dispatch + combine all-to-all per MoE layer and pass (ops' payload)
+    a2a_bytes = both["moe"]["moe_all_to_all"].comm_bytes / 2.0
+    ep_comm = frac_moe * 2.0 * passes * all_to_all_s(hw, a2a_bytes, ep, tp * cp)
+
+    return dict(fwd=fwd, bwd=bwd, recompute=recompute, tp_comm=tp_comm, cp_comm=cp_comm,
+                ep_comm=ep_comm, gemm_fwd=gemm_fwd, attn_fwd=attn_fwd, elem_fwd=elem_fwd)
+
+
+def head_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOptions) -> dict:
+    """Per micro-batch: LM head over every token (fwd + 2x bwd) with fp32 cross-entropy (last
+    stage), and the embedding gather / scatter-add (first stage), from :func:`simulator.ops.head_ops`."""
+    ab = opts.act_bytes
+    prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
+    tp, cp, mb = _f(layout.tp), _f(layout.cp), _f(layout.micro_batch)
+    T = mb * _f(seq_len) / cp
+    ho = ops.head_ops(spec, T, T, prec, tp, 1)
+    head = 3.0 * _op_s(hw, "lm_head", ho["lm_head"]) + 3.0 * _op_s(hw, "logits_softmax", ho["logits_softmax"]) \
+        + 3.0 * _op_s(hw, "final_norm", ho["final_norm"])
+    emb = 2.0 * _op_s(hw, "embedding", ho["embedding"])
+    return dict(head=head, embedding=emb)
+
+
+# ------------------------------------------------------------------------------------ full step
+def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
+               opts: TrainOptions = TrainOptions()) -> dict:
+    """Step time (s) with breakdown, MFU, HFU, tokens/s and memory of ``layout`` (all broadcast).
+
+    Keys (arrays): ``step_time_s``, ``compute_s`` (pipeline steady-state compute incl. recompute),
+    ``bubble_s``, ``tp_comm_s``, ``pp_comm_s``, ``dp_comm_s`` (exposed), ``cp_comm_s``,
+    ``ep_comm_s``, ``optimizer_s``, ``mfu``, ``hfu``, ``tokens_per_s``, ``model_flops_per_step``,
+    ``hardware_flops_per_step``, ``micro_batches`` and every key of :func:`memory_breakdown`.
+    """
+    s = model_shape(spec)
+    ab, gb = opts.act_bytes, opts.grad_bytes
+    tp, pp, dp, cp, ep = (_f(getattr(layout, k)) for k in ("tp", "pp", "dp", "cp", "ep"))
+    mb, v = _f(layout.micro_batch), _f(layout.virtual_stages)
+    zero = jnp.asarray(layout.zero)
+    B, seq = _f(global_batch), _f(seq_len)
+    m = B / (dp * mb)  # micro-batches per step per pipeline
+    N = tp * pp * dp * cp
+
+    lt = layer_times(spec, layout, hw, seq_len, opts)
+    ht = head_times(spec, layout, hw, seq_len, opts)
+    Ls = jnp.ceil(s["L"] / pp)
+    per_layer_compute = lt["fwd"] + lt["bwd"] + lt["recompute"]
+    per_layer_comm = lt["tp_comm"] + lt["cp_comm"] + lt["ep_comm"]
+    per_layer = per_layer_compute + per_layer_comm
+    last_extra = ht["head"] + jnp.where(pp > 1, 0.0, ht["embedding"])
+
+    # pipeline point-to-point: activations forward, gradients backward, per chunk
+    p2p_bytes = mb * seq / cp * s["h"] * ab / tp
+    pp_intra = tp * cp * dp < _f(hw.spec.devices_per_node)
+    p2p = jnp.where(pp > 1, 2.0 * v * _p2p_s(hw, p2p_bytes, pp_intra), 0.0)
+
+    acc_b = dtype_bytes(opts.grad_accum_dtype)
+    # weight-gradient accumulation into the fp32 buffer, per micro-batch (unless fused in the GEMM)
+    pd = params_per_device(spec, layout)
+    grad_shard = jnp.where(zero >= 2, dp, 1.0)
+    accum = 0.0 if opts.grad_accum_fusion else _kernel_s(
+        hw, 0.0, (pd["dense"] + pd["expert"]) * (gb + 2.0 * acc_b) / grad_shard, ops.VECTOR)
+    last_extra = last_extra + accum
+    t_max = Ls * per_layer + last_extra  # busiest (last) stage per micro-batch
+    t_avg = (s["L"] * per_layer + ht["head"] + ht["embedding"]) / pp + accum
+
+    compute_s = m * (Ls * per_layer_compute + last_extra)
+    comm_in_pipe = m * Ls * per_layer_comm
+    bubble_s = (pp - 1.0) / v * (t_avg + p2p)
+    pp_comm_s = m * p2p
+    pipeline_s = m * (t_max + p2p) + bubble_s
+
+    # data parallel gradient reduction / ZeRO traffic
+    dp_stride = tp * cp
+    dp_exp = jnp.maximum(dp / ep, 1.0)
+    grad_ar = (all_reduce_s(hw, pd["dense"] * gb, dp, dp_stride)
+               + all_reduce_s(hw, pd["expert"] * gb, dp_exp, dp_stride * ep))
+    grad_rs = (all_gather_s(hw, pd["dense"] * gb, dp, dp_stride)  # reduce-scatter = all-gather cost
+               + all_gather_s(hw, pd["expert"] * gb, dp_exp, dp_stride * ep))
+    param_ag = (all_gather_s(hw, pd["dense"] * ab, dp, dp_stride)
+                + all_gather_s(hw, pd["expert"] * ab, dp_exp, dp_stride * ep))
+    # gradients can hide behind the backward of the last micro-batch only
+    window = jnp.where(opts.grad_overlap, Ls * (lt["bwd"] + lt["recompute"]), 0.0)
+    z012 = jnp.where(zero == 0, jnp.maximum(grad_ar - window, 0.0),
+                     jnp.maximum(grad_rs - window, 0.0) + param_ag)
+    # ZeRO-3: 2 all-gathers + 1 reduce-scatter of the stage's weights per micro-batch, prefetched
+    z3_mb = 2.0 * param_ag + grad_rs
+    mb_compute = Ls * per_layer_compute + last_extra
+    z3 = m * jnp.where(opts.zero3_prefetch, jnp.maximum(z3_mb - mb_compute, 0.0), z3_mb)
+    dp_comm_s = jnp.where(dp > 1, jnp.where(zero >= 3, z3, z012), 0.0)
+
+    # optimizer: Adam over the local shard (HBM), or over the host link when offloaded
+    shard = jnp.where(zero >= 1, 1.0, 0.0)
+    p_opt = pd["dense"] / jnp.where(shard > 0, dp, 1.0) + pd["expert"] / jnp.where(shard > 0, dp_exp, 1.0)
+    acc_b = dtype_bytes(opts.grad_accum_dtype)
+    adam_bytes = p_opt * (acc_b * (1.0 + opts.optimizer_extra_passes) + 2.0 * opts.optimizer_bytes_per_param + ab)
+    offload = jnp.asarray(layout.offload)
+    host = p_opt * (gb + ab) / hw.host_bytes_per_s
+    nvme = p_opt * 2.0 * opts.optimizer_bytes_per_param / hw.nvme_bytes_per_s
+    optimizer_s = jnp.where(offload == 0, _kernel_s(hw, 0.0, adam_bytes, ops.VECTOR),
+                            host + jnp.where(offload == 2, nvme, 0.0))
+
+    step_s = pipeline_s + dp_comm_s + optimizer_s
+    tokens = B * seq
+    mflops = model_flops_per_token(spec, seq) * tokens
+    hflops = hardware_flops_per_token(spec, seq, layout.recompute) * tokens
+    denom = step_s * N * hw.spec.matrix_flops_per_s
+    mem = memory_breakdown(spec, layout, hw, global_batch, seq_len, opts)
+    out = dict(
+        step_time_s=step_s, compute_s=compute_s, bubble_s=bubble_s,
+        tp_comm_s=m * Ls * lt["tp_comm"], cp_comm_s=m * Ls * lt["cp_comm"], ep_comm_s=m * Ls * lt["ep_comm"],
+        pp_comm_s=pp_comm_s, dp_comm_s=dp_comm_s, optimizer_s=optimizer_s,
+        pipeline_s=pipeline_s, comm_in_pipeline_s=comm_in_pipe,
+        mfu=mflops / denom, hfu=hflops / denom, tokens_per_s=tokens / step_s,
+        model_flops_per_step=mflops * jnp.ones_like(step_s), hardware_flops_per_step=hflops * jnp.ones_like(step_s),
+        micro_batches=m * jnp.ones_like(step_s), devices=N * jnp.ones_like(step_s),
+    )
+    out.update(mem)
+    return out
+
+
+def time_to_train(result: dict, hw: TrainHardware, tokens) -> dict:
+    """Wall-clock, device-hours, energy and cost to train ``tokens`` tokens at ``result``'s rate.
+
+    ``energy_j = power_w x devices x time`` (device board power at TDP while training, a stated
+    upper-bound assumption), ``cost_usd = price_per_hour x device_hours`` (NaN without a price).
+    """
+    D = _f(tokens)
+    t = D / result["tokens_per_s"]
+    dev_h = t * result["devices"] / 3600.0
+    energy = hw.power_w * result["devices"] * t
+    return dict(train_time_s=t, train_days=t / 86400.0, device_hours=dev_h, energy_j=energy,
+                energy_kwh=energy / 3.6e6, cost_usd=dev_h * hw.price_per_hour_usd)
+

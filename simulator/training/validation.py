@@ -1,0 +1,136 @@
+"""Training predictions against published measurements (``data/validation/training_rows.csv``).
+
+Each row of the table names a measured result of ``../shared/reference/measured_public.csv`` by
+its ``id`` and the layout it ran with (micro-batch sizes and interleaving of Narayanan et al. 2021
+Table 1 come from NVIDIA/Megatron-LM ``examples/sc21/run_table_1.sh``; other assumptions are stated
+per row). :func:`predict_rows` evaluates every row with the catalog's default efficiencies and
+returns predicted vs measured values in the source's own FLOP convention:
+
+* ``achieved_tflops_per_gpu`` (Narayanan 2021): Eq. 3 FLOPs (full recompute counted) per second
+  per GPU, :func:`simulator.training.flops.megatron_flops_per_iteration`;
+* ``mfu`` (Korthikanti 2022, MosaicML llm-foundry): model FLOPs ``6 N + 12 L s d`` per token
+  (attention over the full ``s x s`` matrix) over the dense peak.
+
+Recipes: ``megatron2021`` (:data:`MEGATRON_2021`), ``megatron2022`` (:data:`MEGATRON_2022`),
+``deepspeed2021`` (:data:`DEEPSPEED_ZERO3_2021`), ``fsdp_flash`` (PyTorch FSDP + FlashAttention, no dropout, no sequence parallelism).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulator.errors import ConfigError
+from simulator.training.common import (
+    MEGATRON_2021,
+    MEGATRON_2022,
+    Layout,
+    TrainOptions,
+    recompute_code,
+    train_hardware,
+)
+from simulator.training.flops import megatron_flops_per_iteration
+from simulator.training.layouts import evaluate_layouts
+
+ROWS_CSV = Path(__file__).resolve().parents[2] / "data" / "validation" / "training_rows.csv"
+
+# MosaicML MPT shapes (mosaicml/llm-foundry scripts/train/yamls/pretrain/mpt-*.yaml: d_model,
+# n_heads, n_layers, expansion_ratio 4, vocab 50368, no biases, LayerNorm, tied LM head).
+MPT_SHAPES = {"mpt-3b": (2560, 32, 32), "mpt-7b": (4096, 32, 32), "mpt-13b": (5120, 40, 40),
+              "mpt-70b": (8192, 64, 80)}
+
+FSDP_FLASH = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
+                          sequence_parallel=False, grad_accum_fusion=False)
+
+
+DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=False, grad_overlap=True)
+"""DeepSpeed ZeRO-3 as run in Narayanan et al. 2021 Table 2: the 2021 Megatron kernels, with the
+per-micro-batch parameter all-gathers and gradient reduce-scatters on the critical path (the
+table's throughput falls as 1/GPUs at a fixed batch, the signature of communication that is not
+hidden)."""
+
+
+def mpt_spec(name: str):
+    """ModelSpec of an MPT model (see :data:`MPT_SHAPES`)."""
+    from simulator.models import ModelSpec
+
+    d, heads, layers = MPT_SHAPES[name]
+    return ModelSpec.create(name=name, num_layers=layers, hidden_size=d, num_heads=heads, num_kv_heads=heads,
+                            head_dim=d // heads, ffn_size=4 * d, gated_mlp=0, vocab_size=50368,
+                            tied_embeddings=1, layernorm=1, max_context=2048)
+
+
+def load_rows(path: str | Path | None = None) -> pd.DataFrame:
+    """The validation table as a DataFrame (one row per measured result)."""
+    p = Path(path) if path else ROWS_CSV
+    if not p.exists():
+        raise ConfigError(f"validation table not found: {p}")
+    return pd.read_csv(p)
+
+
+def _spec(row):
+    from simulator.models import load_model
+
+    spec = mpt_spec(row.model) if row.model in MPT_SHAPES else load_model(row.model)
+    if pd.notna(row.vocab_override) and str(row.vocab_override).strip():
+        spec = spec.replace(vocab_size=int(row.vocab_override))
+    return spec
+
+
+def _system(row):
+    from hardware_db import load_device, load_system
+
+    sysm = load_system(row.system).for_devices(int(row.gpus))
+    if pd.notna(row.device_override) and str(row.device_override).strip():
+        sysm = dataclasses.replace(sysm, device=load_device(row.device_override))
+    return sysm
+
+
+def _opts(row) -> TrainOptions:
+    base = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
+            "deepspeed2021": DEEPSPEED_ZERO3_2021}[row.recipe]
+    grad = row.dtype if row.dtype in ("bf16", "fp16") else "bf16"
+    return dataclasses.replace(base, dtype=row.dtype, grad_dtype=grad, grad_overlap=bool(row.grad_overlap))
+
+
+def predict_rows(rows: pd.DataFrame | None = None, calibration=None) -> pd.DataFrame:
+    """Predict every row; columns ``id``, ``metric``, ``measured``, ``predicted``, ``error``
+    (``predicted / measured - 1``), ``fits``, ``memory_bytes``, ``step_time_s``, ``mfu``, ``hfu``.
+
+    ``calibration`` (optional path of a calibration profile, ``simulator.calibration.profile``)
+    replaces the device's default efficiency on rows whose device it matches; the validation
+    tests use the catalog default.
+    """
+    rows = load_rows() if rows is None else rows
+    out = []
+    for row in rows.itertuples(index=False):  # one explicit layout per published row
+        spec, sysm, opts = _spec(row), _system(row), _opts(row)
+        if calibration is not None:
+            from simulator.calibration.profile import apply_profile, matches_device, read_profile
+
+            prof = read_profile(calibration)
+            if matches_device(prof, sysm.device):
+                sysm = dataclasses.replace(sysm, device=apply_profile(sysm.device, prof, opts.dtype))
+        hw = train_hardware(sysm, opts.dtype)
+        lay = Layout.make(tp=row.tp, pp=row.pp, dp=row.dp, cp=row.cp, micro_batch=row.micro_batch,
+                          virtual_stages=row.virtual_stages, recompute=recompute_code(row.recompute), zero=row.zero)
+        r = evaluate_layouts(spec, lay, hw, row.global_batch, row.seq_len, opts)
+        step = float(r["step_time_s"])
+        if row.metric == "achieved_tflops_per_gpu":
+            flops = float(megatron_flops_per_iteration(row.global_batch, row.seq_len, spec.num_layers,
+                                                       spec.hidden_size, spec.vocab_size))
+            pred = flops / (step * row.gpus) / 1e12
+        elif row.metric == "mfu":
+            pred = float(r["mfu"])
+        else:
+            raise ConfigError(f"row {row.id}: unknown metric '{row.metric}'; allowed: achieved_tflops_per_gpu, mfu")
+        out.append(dict(id=row.id, metric=row.metric, measured=float(row.measured), predicted=pred,
+                        error=pred / float(row.measured) - 1.0, fits=bool(r["fits"]),
+                        memory_bytes=float(r["total_bytes"]), step_time_s=step, mfu=float(r["mfu"]),
+                        hfu=float(r["hfu"])))
+    df = pd.DataFrame(out)
+    df["abs_error"] = np.abs(df["error"])
+    return df
