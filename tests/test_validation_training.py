@@ -58,11 +58,10 @@ def test_narayanan_table1_median_error_within_10_percent(results):
 
 
 def test_narayanan_table1_trends(results):
-    """Errors are systematic, not scattered: every row within 25% and the same sign; the largest
-    models (>= 145B, p >= 8) reach more TFLOP/s per GPU than the 18B-39B ones, as measured."""
+    """No row is far off (every row within 15%), and the largest models (>= 145B, p >= 8) reach
+    more TFLOP/s per GPU than the 18B-39B ones, as measured."""
     t1 = _group(results, "megatron21-t1-")
-    assert (t1["abs_error"] <= 0.25).all()
-    assert np.all(np.sign(t1["error"]) == np.sign(t1["error"].iloc[0]))
+    assert (t1["abs_error"] <= 0.15).all()
     big = t1.loc[["megatron21-t1-145.6b", "megatron21-t1-310.1b", "megatron21-t1-529.6b", "megatron21-t1-1008.0b"]]
     mid = t1.loc[["megatron21-t1-18.4b", "megatron21-t1-39.1b"]]
     assert big["predicted"].min() > mid["predicted"].max()
@@ -71,14 +70,16 @@ def test_narayanan_table1_trends(results):
 
 def test_narayanan_table2_ptdp_beats_zero3(results):
     """Table 2: PTD-P is faster than ZeRO-3 at every GPU count, and ZeRO-3 per-GPU throughput falls
-    steeply with more GPUs at a fixed batch while PTD-P stays nearly flat."""
+    steeply with more GPUs at a fixed batch (below 2/3 of its rate) while PTD-P stays nearly flat
+    (above 85%)."""
     t2 = _group(results, "megatron21-t2-")
     for model, counts in (("174.6b", (384, 768, 1536)), ("529.6b", (1120, 2240))):
         ptdp = [t2.loc[f"megatron21-t2-ptdp-{model}-{n}", "predicted"] for n in counts]
         zero3 = [t2.loc[f"megatron21-t2-zero3-{model}-{n}", "predicted"] for n in counts]
         assert all(p > z for p, z in zip(ptdp, zero3, strict=True)), (model, ptdp, zero3)
         assert np.all(np.diff(zero3) < 0)
-        assert zero3[-1] / zero3[0] < 0.6 < ptdp[-1] / ptdp[0]
+        # measured: ZeRO-3 keeps 0.31 (175B) / 0.49 (530B) of its per-GPU rate, PTD-P 0.92 / 0.95
+        assert zero3[-1] / zero3[0] < 2 / 3 and ptdp[-1] / ptdp[0] > 0.85
     # 529.6B: ZeRO-3 on 640 GPUs vs PTD-P on 560 GPUs (the table's closest pair)
     assert t2.loc["megatron21-t2-ptdp-529.6b-560", "predicted"] > t2.loc["megatron21-t2-zero3-529.6b-640", "predicted"]
     print(f"\nTable 2 median |error| {100 * t2['abs_error'].median():.1f}%")
