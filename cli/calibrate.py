@@ -47,6 +47,8 @@ def calibrate(
     steps: int = typer.Option(1500, "--steps", min=50, help="Adam steps of the fit."),
     holdout: bool = typer.Option(False, "--holdout/--no-holdout", help="--from-table: fit on every other model / group size only; the rest stays held out for `simlab validate` (recorded in the profile)."),
     profile: Path | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
+    classes: bool = typer.Option(True, "--classes/--single-curve", help="Also fit one curve per kernel class (gemm, attention, elementwise, collective); --single-curve writes only the device-wide curve."),
+    shared_overhead: bool = typer.Option(False, "--shared-overhead/--class-overhead", help="Per-class fit: one kernel overhead for all classes instead of one per class."),
 ) -> None:
     """Measure kernels on this machine (or read a published table), fit efficiency and write a profile."""
     from hardware_db import load_device
@@ -70,7 +72,8 @@ def calibrate(
             src += f" (calibration half: {', '.join(train_groups)})"
         with _status(f"fitting {len(rows)} rows of {key} ({steps} Adam steps x 8 starts)"):
             prof, notes = fit_profile(rows, dev, source=src, backend="table", table=key,
-                                      per_dtype=per_dtype, steps=steps, train_groups=train_groups)
+                                      per_dtype=per_dtype, steps=steps, train_groups=train_groups,
+                                      classes=classes, shared_overhead=shared_overhead)
     else:
         import jax
 
@@ -92,7 +95,8 @@ def calibrate(
         with _status(f"fitting {len(rows)} kernels"):
             prof, more = fit_profile(rows, dev, source=f"simlab kernel suite on {env['device_kind'] or backend} "
                                      f"({'quick' if quick else 'full'}, {len(rows)} kernels)", backend=backend,
-                                     per_dtype=per_dtype, raise_peaks=(dev.kind == "cpu"), steps=steps, software=env)
+                                     per_dtype=per_dtype, raise_peaks=(dev.kind == "cpu"), steps=steps, software=env,
+                                     classes=classes, shared_overhead=shared_overhead)
         notes += more
         typer.echo(f"measurements: {Path(out) / 'measurements.parquet'}")
     path = write_profile(prof, profile or Path(out) / f"{profile_slug(dev.name)}.json")
@@ -103,6 +107,8 @@ def calibrate(
     typer.echo(f"  compute {e['compute']:.3f}  memory {e['memory']:.3f}  link {e['link']:.3f}  "
                f"compute_half_flop {e['compute_half_flop']:.3g}  memory_half_bytes {e['memory_half_bytes']:.3g}  "
                f"kernel_overhead_s {e['kernel_overhead_s']:.3g}")
+    for c, v in prof.classes.items():
+        typer.echo(f"  class {c}: " + "  ".join(f"{k} {x:.3g}" for k, x in v.items()))
     f = prof.fit
     typer.echo(f"  in-sample error: median {f['in_sample_median_abs_pct']:.1f}%  p90 {f['in_sample_p90_abs_pct']:.1f}%  "
                f"bias {f['in_sample_bias_pct']:+.1f}%  ({f['rows']} rows)")

@@ -90,12 +90,17 @@ def serve(
     prefill_dp: int = typer.Option(1, "--prefill-dp", help="Disaggregation: replicas in the prefill pool."),
     breakdown: bool = typer.Option(False, "--breakdown", help="Per-operator time, FLOP, bytes and bound."),
     json_out: bool = typer.Option(False, "--json", help="JSON with SI-unit keys instead of a table."),
+    calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (data/calibration/<device>.json)."),
 ) -> None:
     """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
     if prefill_tp:
         from simulator.disaggregation import predict_disaggregated
+        from simulator.serving import apply_calibration, resolve_dtypes, resolve_hardware
 
-        r = predict_disaggregated(model, hardware, system=system, batch=batch, input_len=input_len,
+        hw_obj = resolve_hardware(hardware, system)
+        if calibration is not None:
+            hw_obj = apply_calibration(hw_obj, calibration, resolve_dtypes(hw_obj, weight_dtype, act_dtype, kv_dtype)[0])
+        r = predict_disaggregated(model, None if system else hw_obj, system=hw_obj if system else None, batch=batch, input_len=input_len,
                                   output_len=output_len, prefill_tp=prefill_tp, prefill_dp=prefill_dp,
                                   decode_tp=tp, decode_dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
                                   kv_dtype=kv_dtype, block_size=block_size)
@@ -111,7 +116,7 @@ def serve(
                       tp=tp, pp=pp, ep=ep, dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
                       kv_dtype=kv_dtype, chunk=chunk, block_size=block_size, weights_in=weights_in,
                       tp_overlap=tp_overlap, draft_model=draft_model, spec_gamma=gamma, spec_accept=acceptance,
-                      with_breakdown=breakdown)
+                      with_breakdown=breakdown, calibration=calibration)
     if json_out:
         print_json(r)
     else:

@@ -65,10 +65,20 @@ def register(predict_app: typer.Typer) -> None:
         nominal_mfu: float = typer.Option(1.0, "--nominal-mfu", help="MFU assumed by the nominal answer."),
         dtype: str = typer.Option("bf16", "--dtype", help="Compute dtype (its dense peak is used)."),
         json_output: bool = typer.Option(False, "--json", help="Print JSON (SI units) instead of a table."),
+        calibration: str = typer.Option(None, "--calibration",
+                                        help="Calibration profile (JSON) for the system's device, or 'default'."),
     ) -> None:
         """Choose N, D, shape, layout, batch and LR minimising the predicted loss within a budget."""
         from simulator.planner import make_budget, plan_training
 
+        if calibration is not None:
+            from hardware_db import load_system
+            from simulator.errors import ConfigError
+            from simulator.serving import apply_calibration
+
+            if system is None:
+                raise ConfigError("--calibration needs a --system whose device the profile calibrates")
+            system = apply_calibration(load_system(system), calibration, dtype)
         budget = make_budget(compute_flop=compute, system=system, devices=gpus, days=days, usd=usd, price=price,
                              dtype=dtype)
         res = plan_training(budget, law=law, family=family, seq_len=seq_len, nominal_mfu=nominal_mfu).to_dict()

@@ -44,9 +44,20 @@ def register(predict_app: typer.Typer) -> None:
         prompt_len: int = typer.Option(200, "--prompt-len", help="Prompt tokens per query."),
         dtype: str = typer.Option(None, "--dtype", help="Serving / intensity dtype (default fp8 if the device has it)."),
         json_output: bool = typer.Option(False, "--json", help="Print JSON (SI units) instead of a table."),
+        calibration: str = typer.Option(None, "--calibration",
+                                        help="Calibration profile (JSON) for --hardware, or 'default'."),
     ) -> None:
         """Choose model size, samples, generation length and attention under a per-query budget."""
         from simulator.planner.test_time_plan import plan_test_time
+
+        if calibration is not None:
+            from hardware_db import load_device
+            from simulator.errors import ConfigError
+            from simulator.serving import apply_calibration
+
+            if hardware is None:
+                raise ConfigError("--calibration needs --hardware (the device the profile calibrates)")
+            hardware = apply_calibration(load_device(hardware), calibration, dtype)
 
         res = plan_test_time(accuracy_table, family=family, budget_eflops=budget_eflops, budget_s=budget_s,
                              budget_usd=budget_usd, hardware=hardware, dtype=dtype, price_per_hour_usd=price,

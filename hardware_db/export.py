@@ -62,6 +62,8 @@ def device_to_dict(dev: Device) -> dict[str, Any]:
             "memory_half_bytes": dev.efficiency.memory_half_bytes,
             "kernel_overhead_s": dev.efficiency.kernel_overhead_s,
             "source": dev.efficiency.source,
+            **({"classes": {k: dict(v) for k, v in dev.efficiency.classes.items()}}
+               if dev.efficiency.classes else {}),
         },
         "unset": dict(dev.unset),
         "notes": dev.notes,

@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from hardware_db.errors import HardwareError
-from hardware_db.schema import DTYPES, KINDS, TIER_NAMES, Device, Efficiency, Link, MemoryTier
+from hardware_db.schema import (
+    CLASS_FIELDS,
+    DTYPES,
+    EFFICIENCY_CLASSES,
+    KINDS,
+    TIER_NAMES,
+    Device,
+    Efficiency,
+    Link,
+    MemoryTier,
+)
 
 DEVICE_KEYS = {
     "name",
@@ -57,6 +67,7 @@ EFF_KEYS = {
     "memory_half_bytes",
     "kernel_overhead_s",
     "source",
+    "classes",
 }
 
 
@@ -181,7 +192,19 @@ def _efficiency(ctx: _Ctx, raw: Any) -> Efficiency:
         values[key] = ctx.number(raw.get(key), f"efficiency.{key}", positive=False)
     if "source" not in raw:
         raise ctx.fail("efficiency.source", "missing source; say where the defaults come from")
-    return Efficiency(source=ctx.text(raw, "source", "efficiency.source"), **values)
+    classes: dict[str, dict[str, float]] = {}
+    raw_classes = raw.get("classes", {})
+    ctx.keys(raw_classes, set(EFFICIENCY_CLASSES), "efficiency.classes")
+    for cls, table in raw_classes.items():  # [efficiency.classes.elementwise] memory = 0.45
+        where = f"efficiency.classes.{cls}"
+        ctx.keys(table, set(CLASS_FIELDS[cls]), where)
+        classes[cls] = {}
+        for key, value in table.items():
+            number = ctx.number(value, f"{where}.{key}", positive=key in ("compute", "memory", "link"))
+            if key in ("compute", "memory", "link") and number > 1.0:
+                raise ctx.fail(f"{where}.{key}", f"{number!r} is outside (0, 1]")
+            classes[cls][key] = number
+    return Efficiency(source=ctx.text(raw, "source", "efficiency.source"), classes=classes, **values)
 
 
 def _optional(ctx: _Ctx, table: dict, key: str, unset: dict, sources: dict) -> float | None:

@@ -20,6 +20,33 @@ from hardware_db.errors import HardwareError
 DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
 TIER_NAMES = ("sram", "hbm", "ddr", "lpddr", "gddr", "unified")
 KINDS = ("gpu", "tpu", "rdu", "npu", "soc", "cpu")
+#: Kernel classes that may carry their own efficiency numbers (``Efficiency.classes``):
+#: ``gemm`` weight GEMMs (MoE experts, router, LM head included), ``attention`` fused QK^T/softmax/PV,
+#: ``elementwise`` norms, activations, residual adds, RoPE, softmax outside attention, embedding
+#: gather, ``collective`` link efficiency of collectives.
+EFFICIENCY_CLASSES = ("gemm", "attention", "elementwise", "collective")
+#: Fields a class may override (``collective`` only the link efficiency; the others everything else).
+CLASS_FIELDS: dict[str, tuple[str, ...]] = {
+    "gemm": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
+    "attention": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
+    "elementwise": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
+    "collective": ("link",),
+}
+EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+
+
+def _check_eff_value(where: str, name: str, value) -> float:
+    """One efficiency number as a plain float; HardwareError naming ``where`` if out of range."""
+    try:
+        number = float(value) if not isinstance(value, (bool, str)) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if name in ("compute", "memory", "link"):
+        if not 0.0 < number <= 1.0:
+            raise HardwareError(f"{where} = {value!r}; allowed: a number in (0, 1]")
+    elif not (math.isfinite(number) and number >= 0.0):
+        raise HardwareError(f"{where} = {value!r}; allowed: a finite number >= 0")
+    return number
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,11 @@ class Link:
 class Efficiency:
     """Saturating efficiency curve: ``achieved = peak * max_eff * x / (x + half)``.
 
-    Fields map 1:1 onto ``simulator.roofline.kernel_time_s`` arguments.
+    Fields map 1:1 onto ``simulator.roofline.kernel_time_s`` arguments. ``classes`` optionally
+    overrides some of them for one kernel class (:data:`EFFICIENCY_CLASSES`), e.g.
+    ``{"elementwise": {"memory": 0.45}, "collective": {"link": 0.9}}``: only the numbers given
+    override the device-wide ones (:meth:`for_class`); without ``classes`` every kernel uses the
+    device-wide curve, exactly as before classes existed.
     """
 
     compute: float
@@ -56,27 +87,38 @@ class Efficiency:
     memory_half_bytes: float
     kernel_overhead_s: float
     source: str
+    classes: Mapping[str, Mapping[str, float]] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:
-        for name in (
-            "compute",
-            "memory",
-            "link",
-            "compute_half_flop",
-            "memory_half_bytes",
-            "kernel_overhead_s",
-        ):
-            value = getattr(self, name)
-            try:
-                number = float(value) if not isinstance(value, (bool, str)) else math.nan
-            except (TypeError, ValueError):
-                number = math.nan
-            if name in ("compute", "memory", "link"):
-                if not 0.0 < number <= 1.0:
-                    raise HardwareError(f"efficiency.{name} = {value!r}; allowed: a number in (0, 1]")
-            elif not (math.isfinite(number) and number >= 0.0):
-                raise HardwareError(f"efficiency.{name} = {value!r}; allowed: a finite number >= 0")
+        for name in EFFICIENCY_FIELDS:
+            number = _check_eff_value(f"efficiency.{name}", name, getattr(self, name))
             object.__setattr__(self, name, number)  # plain float (accepts numpy/JAX scalars)
+        raw = self.classes if self.classes is not None else {}
+        if not isinstance(raw, Mapping):
+            raise HardwareError(f"efficiency.classes = {raw!r}; allowed: a table class -> {{field = number}}")
+        clean: dict[str, dict[str, float]] = {}
+        for cls, values in raw.items():
+            if cls not in CLASS_FIELDS:
+                raise HardwareError(f"efficiency.classes.{cls}: unknown kernel class; allowed: "
+                                    f"{', '.join(EFFICIENCY_CLASSES)}")
+            if not isinstance(values, Mapping):
+                raise HardwareError(f"efficiency.classes.{cls} = {values!r}; allowed: a table field -> number")
+            allowed = CLASS_FIELDS[cls]
+            out = {}
+            for name, value in values.items():
+                if name not in allowed:
+                    raise HardwareError(f"efficiency.classes.{cls}.{name}: unknown field; allowed: {', '.join(allowed)}")
+                out[name] = _check_eff_value(f"efficiency.classes.{cls}.{name}", name, value)
+            if out:
+                clean[str(cls)] = out
+        object.__setattr__(self, "classes", clean)
+
+    def for_class(self, cls: str) -> dict[str, float]:
+        """The six curve numbers (:data:`EFFICIENCY_FIELDS`) of kernel class ``cls``: the device-wide
+        values with the class's overrides applied. HardwareError for an unknown class."""
+        if cls not in CLASS_FIELDS:
+            raise HardwareError(f"efficiency class '{cls}' is unknown; allowed: {', '.join(EFFICIENCY_CLASSES)}")
+        return {**{f: getattr(self, f) for f in EFFICIENCY_FIELDS}, **self.classes.get(cls, {})}
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,13 @@ class HwSpec:
     - ``compute_eff``, ``memory_eff``, ``link_eff``, ``compute_half_flop``, ``memory_half_bytes``,
       ``kernel_overhead_s``: the device's :class:`hardware_db.Efficiency` (see ``simulator.roofline``).
     - ``tdp_w``: board power (W), used for energy per token.
+    - ``class_compute_eff``, ``class_memory_eff``, ``class_compute_half_flop``,
+      ``class_memory_half_bytes``, ``class_kernel_overhead_s``: the same curve per kernel class, a
+      last axis of length 3 in the order of :data:`HW_CLASSES` (``gemm``, ``attention``,
+      ``elementwise``; ``Efficiency.for_class``). Without ``Efficiency.classes`` every entry equals the
+      device-wide field, so results are identical. ``link_eff`` is the ``collective`` class's link
+      efficiency (the device-wide one unless overridden). ``simulator.serving`` picks each
+      operator's class with ``ops.OP_EFF_CLASS``.
     """
 
     matrix_flops_per_s: jax.Array
@@ -62,10 +69,40 @@ class HwSpec:
     memory_half_bytes: jax.Array
     kernel_overhead_s: jax.Array
     tdp_w: jax.Array
+    class_compute_eff: jax.Array
+    class_memory_eff: jax.Array
+    class_compute_half_flop: jax.Array
+    class_memory_half_bytes: jax.Array
+    class_kernel_overhead_s: jax.Array
 
     def replace(self, **changes) -> HwSpec:
-        """A copy with some numbers changed (e.g. ``mem_bytes_per_s=...`` for what-if studies)."""
-        return dataclasses.replace(self, **{k: jnp.asarray(v, dtype=float) for k, v in changes.items()})
+        """A copy with some numbers changed (e.g. ``mem_bytes_per_s=...`` for what-if studies).
+
+        Changing a device-wide efficiency field (``compute_eff`` ...) also changes the per-class
+        entries that inherited it (equal to the old device-wide value) unless the matching
+        ``class_*`` field is given too, so what-if studies behave as before classes existed.
+        """
+        out = {k: jnp.asarray(v, dtype=float) for k, v in changes.items()}
+        for wide, per in CLASS_FIELD_OF.items():
+            if wide in out and per not in out:
+                old = getattr(self, wide)[..., None]
+                cur = getattr(self, per)
+                out[per] = jnp.where(cur == old, jnp.asarray(out[wide])[..., None], cur)
+        return dataclasses.replace(self, **out)
+
+
+#: Kernel classes with their own roofline curve in ``HwSpec.class_*`` (index = position).
+HW_CLASSES = ("gemm", "attention", "elementwise")
+#: device-wide HwSpec field -> per-class HwSpec field (and the Efficiency field both come from)
+CLASS_FIELD_OF = {
+    "compute_eff": "class_compute_eff",
+    "memory_eff": "class_memory_eff",
+    "compute_half_flop": "class_compute_half_flop",
+    "memory_half_bytes": "class_memory_half_bytes",
+    "kernel_overhead_s": "class_kernel_overhead_s",
+}
+_EFF_NAME = {"compute_eff": "compute", "memory_eff": "memory", "compute_half_flop": "compute_half_flop",
+             "memory_half_bytes": "memory_half_bytes", "kernel_overhead_s": "kernel_overhead_s"}
 
 
 def _device_of(hw: Device | System) -> Device:
@@ -121,7 +158,12 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
         kernel_overhead_s=eff.kernel_overhead_s,
         tdp_w=dev.tdp_w,
     )
-    return HwSpec(**{k: jnp.asarray(float(v), dtype=float) for k, v in vals.items()})
+    vals["link_eff"] = eff.for_class("collective")["link"]
+    arrays = {k: jnp.asarray(float(v), dtype=float) for k, v in vals.items()}
+    per_class = [eff.for_class(c) for c in HW_CLASSES]
+    for wide, per in CLASS_FIELD_OF.items():
+        arrays[per] = jnp.asarray([float(c[_EFF_NAME[wide]]) for c in per_class], dtype=float)
+    return HwSpec(**arrays)
 
 
 def stack_hw(specs) -> HwSpec:
@@ -133,11 +175,19 @@ def stack_hw(specs) -> HwSpec:
 
 
 def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
-    """The :func:`build_hw` numbers as plain floats (used by the sweep to build tables)."""
+    """The :func:`build_hw` numbers as plain floats (used by the sweep to build tables); per-class
+    fields give one entry per class, ``class_compute_eff.gemm`` ..."""
     spec = build_hw(hw, compute_dtype)
-    return {f.name: float(getattr(spec, f.name)) for f in dataclasses.fields(HwSpec)}
+    out = {}
+    for f in dataclasses.fields(HwSpec):
+        v = getattr(spec, f.name)
+        if f.name in CLASS_FIELD_OF.values():
+            out.update({f"{f.name}.{c}": float(v[i]) for i, c in enumerate(HW_CLASSES)})
+        else:
+            out[f.name] = float(v)
+    return out
 
 
 HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec))
 
-__all__ = ["HW_FIELDS", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]
+__all__ = ["CLASS_FIELD_OF", "HW_CLASSES", "HW_FIELDS", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]

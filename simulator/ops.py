@@ -107,6 +107,15 @@ HEAD_OPS: dict[str, str] = {
     "pp_send_recv": COMM,
 }
 OP_KINDS: dict[str, str] = {**LAYER_OPS, **HEAD_OPS}
+# Efficiency class of every operator (``hardware_db.EFFICIENCY_CLASSES``): which per-class curve of
+# ``Efficiency.classes`` its time uses. The online softmax inside FlashAttention belongs to the fused
+# attention kernel; the sampling softmax over the vocabulary is elementwise.
+EFF_GEMM, EFF_ATTENTION, EFF_ELEMENTWISE, EFF_COLLECTIVE = "gemm", "attention", "elementwise", "collective"
+OP_EFF_CLASS: dict[str, str] = {
+    **{name: {GEMM: EFF_GEMM, ATTENTION: EFF_ATTENTION, VECTOR: EFF_ELEMENTWISE, COMM: EFF_COLLECTIVE}[kind]
+       for name, kind in OP_KINDS.items()},
+    "softmax": EFF_ATTENTION,
+}
 # Which collective each communication operator is, and over which parallel group.
 COMM_OPS: dict[str, tuple[str, str]] = {
     "attn_allreduce": ("all_reduce", "tp"),
@@ -520,6 +529,7 @@ __all__ = [
     "HEAD_OPS",
     "LAYER_OPS",
     "OP_KINDS",
+    "OP_EFF_CLASS",
     "OpCost",
     "Precision",
     "QUANT_FORMAT_BYTES",

@@ -71,7 +71,7 @@ from simulator.collectives import (
     send_recv_time_s,
 )
 from simulator.errors import ConfigError
-from simulator.hw import HwSpec, build_hw, slow_tier
+from simulator.hw import HW_CLASSES, HwSpec, build_hw, slow_tier
 from simulator.roofline import compute_time_s, kernel_time_s, memory_time_s
 from simulator.speculative import expected_tokens_per_step
 
@@ -166,13 +166,16 @@ def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded):
     eq_bytes = st["weight_bytes"] * w_scale[..., None] + st["act_bytes"] + st["kv_bytes"]
     # n identical kernels cost n (F + F_half) / (P e): start-up work scales with the launch count;
     # GEMM-style (tile/wave) start-up applies to matrix kernels only, fused ops (0 launches) add none.
-    half_f = jnp.where(is_vec, 0.0, hw.compute_half_flop[..., None] * st["kernels"])
-    half_b = hw.memory_half_bytes[..., None] * st["kernels"]
-    args = (st["flops"], eq_bytes, peak, hw.mem_bytes_per_s[..., None], hw.compute_eff[..., None],
-            hw.memory_eff[..., None], half_f, half_b)
-    t = kernel_time_s(*args, hw.kernel_overhead_s[..., None] * st["kernels"])
-    bound = jnp.where(compute_time_s(st["flops"], peak, hw.compute_eff[..., None], half_f)
-                      >= memory_time_s(eq_bytes, hw.mem_bytes_per_s[..., None], hw.memory_eff[..., None], half_b),
+    # each operator's efficiency curve is its class's (ops.OP_EFF_CLASS -> HwSpec.class_*[..., i])
+    cls = jnp.asarray([HW_CLASSES.index(O.OP_EFF_CLASS[n]) for n in names], dtype=int)
+    e_c = jnp.take(hw.class_compute_eff, cls, axis=-1)
+    e_m = jnp.take(hw.class_memory_eff, cls, axis=-1)
+    half_f = jnp.where(is_vec, 0.0, jnp.take(hw.class_compute_half_flop, cls, axis=-1) * st["kernels"])
+    half_b = jnp.take(hw.class_memory_half_bytes, cls, axis=-1) * st["kernels"]
+    args = (st["flops"], eq_bytes, peak, hw.mem_bytes_per_s[..., None], e_c, e_m, half_f, half_b)
+    t = kernel_time_s(*args, jnp.take(hw.class_kernel_overhead_s, cls, axis=-1) * st["kernels"])
+    bound = jnp.where(compute_time_s(st["flops"], peak, e_c, half_f)
+                      >= memory_time_s(eq_bytes, hw.mem_bytes_per_s[..., None], e_m, half_b),
                       1, 0)
     return names, t, bound
 
@@ -497,6 +500,27 @@ def resolve_hardware(hardware=None, system=None):
     return hardware if isinstance(hardware, (Device, System)) else load_device(hardware)
 
 
+def apply_calibration(hw, calibration, dtype: str | None = None):
+    """``hw`` (a ``Device`` or ``System``) with a calibration profile applied to its device.
+
+    ``calibration``: a profile path, a :class:`simulator.calibration.profile.CalibrationProfile`,
+    ``"default"`` (``data/calibration/<device>.json``) or ``None`` (unchanged). ``dtype`` picks the
+    profile's per-dtype compute efficiency. A profile for another device, a missing or a corrupt
+    file raise a one-line ``CalibrationError`` (a ``SimlabError``).
+    """
+    import dataclasses
+
+    if calibration is None:
+        return hw
+    from simulator.calibration.profile import apply_profile, default_profile_path
+
+    dev = hw.device if isinstance(hw, System) else hw
+    if isinstance(calibration, str) and calibration == "default":
+        calibration = default_profile_path(dev.name)
+    cal = apply_profile(dev, calibration, dtype=dtype)
+    return dataclasses.replace(hw, device=cal) if isinstance(hw, System) else cal
+
+
 def weight_bytes_of(name) -> float:
     """Bytes per weight of a dtype (``simulator.dtypes``) or a scaled format (``q4_0``, ``q8_0``, ``q4_k_m``)."""
     from simulator.dtypes import DTYPE_BYTES, DtypeError, dtype_bytes
@@ -600,7 +624,7 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
                   pp=1, ep=1, dp=1, weight_dtype=None, act_dtype=None, kv_dtype=None, chunk=0,
                   block_size=DEFAULT_BLOCK_SIZE, weights_in="main", tp_overlap=0.0,
                   workspace_bytes=DEFAULT_WORKSPACE_BYTES, draft_model=None, spec_gamma=0,
-                  spec_accept=0.0, with_breakdown=False) -> dict:
+                  spec_accept=0.0, with_breakdown=False, calibration=None) -> dict:
     """Predict one serving configuration; names or objects for model/hardware. Returns a dict.
 
     Keys: the resolved configuration (``model``, ``hardware``, dtypes, layout, lengths), every
@@ -608,9 +632,13 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
     per-operator rows ``breakdown_prefill`` / ``breakdown_decode`` (see :func:`breakdown`).
     ``weights_in``: ``main`` or ``ddr``/``slow`` (stream weights from the slower tier, SN40L).
     A configuration that does not fit is returned with ``fits = False`` and ``shortfall_bytes``.
+    ``calibration``: optional profile (path, profile object or ``"default"``) applied to the device
+    (:func:`apply_calibration`, per-dtype values of the compute dtype); ``None`` keeps the catalog's.
     """
     spec = resolve_model(model)
     hwobj = resolve_hardware(hardware, system)
+    if calibration is not None:
+        hwobj = apply_calibration(hwobj, calibration, resolve_dtypes(hwobj, weight_dtype, act_dtype, kv_dtype)[0])
     where = str(weights_in).strip().lower()
     if where not in ("main", "hbm", "ddr", "slow"):
         raise ConfigError(f"weights_in = '{weights_in}'; allowed: main, ddr")
@@ -638,6 +666,7 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
         "kv_bytes_per_elem": float(prec.kv_bytes),
         **cfg,
         "draft_model": None if draft is None else draft.name,
+        **({"calibration": str(getattr(calibration, "path", "") or calibration)} if calibration is not None else {}),
     }
     for k in RESULT_COLUMNS:
         v = np.asarray(res[k])

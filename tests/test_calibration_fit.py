@@ -81,3 +81,34 @@ def test_bad_input_is_a_one_line_error():
         F.fit_efficiency(rows.drop(columns="flops"), peak, BW)
     with pytest.raises(CalibrationError, match="unknown efficiency field"):
         F.fit_efficiency(rows, peak, BW, fit_fields=("speed",))
+
+
+def test_per_class_fit_recovers_class_curves():
+    """GEMMs and two elementwise families timed with different curves per class: the per-class fit
+    recovers both memory efficiencies; a single curve cannot (it splits the difference)."""
+    rng = np.random.default_rng(1)
+    sizes = np.array([128, 256, 512, 1024, 2048, 4096], float)
+    m, n = np.meshgrid(sizes, sizes)
+    rows = pd.concat([gemm_rows("syn", "gemm", m.ravel(), n.ravel(), 4096.0, 1.0, dtype="bf16"),
+                      elementwise_rows("syn", "copy", 2.0 ** np.arange(14, 28), 1.0, 1, 1, 1.0, dtype="bf16"),
+                      elementwise_rows("syn", "attention_decode", 2.0 ** np.arange(14, 28), 1.0, 1, 1, 1.0,
+                                       dtype="bf16")], ignore_index=True)
+    classes = {"elementwise": {"memory": 0.35, "memory_half_bytes": 1e5, "compute_half_flop": 1e3},
+               "attention": {"memory": 0.9, "compute_half_flop": 1e3}}
+    assert list(np.unique(F.row_classes(rows))) == ["attention", "elementwise", "gemm"]
+    t = F.predict_rows(rows, TRUE, PEAK["bf16"], BW, classes=classes)
+    rows["time_s"] = t * np.exp(rng.normal(0.0, 0.02, len(t)))
+    res = F.fit_efficiency(rows, PEAK["bf16"], BW, classes=True, steps=800, starts=2)
+    assert res.classes["elementwise"]["memory"] == pytest.approx(0.35, rel=0.05)
+    assert res.classes["attention"]["memory"] == pytest.approx(0.9, rel=0.05)
+    assert res.classes["gemm"]["compute"] == pytest.approx(TRUE["compute"], rel=0.05)
+    pred = F.predict_rows(rows, res.params, PEAK["bf16"], BW, classes=res.classes)
+    single = F.fit_efficiency(rows, PEAK["bf16"], BW, steps=800, starts=2)
+    pred1 = F.predict_rows(rows, single.params, PEAK["bf16"], BW)
+    assert error_stats(pred, rows.time_s)["median_abs_pct"] < 3.0
+    worst = {}
+    for op in ("copy", "attention_decode"):
+        sel = (rows.op == op).to_numpy()
+        assert error_stats(pred[sel], rows.time_s[sel])["median_abs_pct"] < 3.0, op
+        worst[op] = error_stats(pred1[sel], rows.time_s[sel])["median_abs_pct"]
+    assert max(worst.values()) > 10.0, worst  # one memory efficiency cannot serve 0.35 and 0.9

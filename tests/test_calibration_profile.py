@@ -108,3 +108,32 @@ def test_cli_corrupt_profile_exits_2(tmp_path):
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "corrupt" in lines[0], lines
+
+
+def test_classes_round_trip_apply_and_validation(tmp_path):
+    import json
+
+    classes = {"gemm": {"compute": 0.7, "memory": 0.6, "compute_half_flop": 2e9, "memory_half_bytes": 1e6,
+                        "kernel_overhead_s": 2e-6},
+               "elementwise": {"memory": 0.4}, "collective": {"link": 0.9}}
+    p = write_profile(_profile(classes=classes, class_per_dtype={"bf16": {"compute": 0.65, "compute_half_flop": 3e9}}),
+                      tmp_path / "a100.json")
+    prof = read_profile(p)
+    assert prof.classes == classes
+    dev = apply_profile(load_device("a100-80gb"), prof, dtype="bf16")
+    assert dev.efficiency.compute == 0.75  # device-wide curve unchanged
+    assert dev.efficiency.for_class("gemm")["compute"] == 0.65  # class_per_dtype of bf16
+    assert dev.efficiency.for_class("elementwise")["memory"] == 0.4
+    assert dev.efficiency.for_class("elementwise")["compute"] == 0.75  # not overridden: device-wide
+    assert dev.efficiency.for_class("collective")["link"] == 0.9
+    old = json.loads(p.read_text())
+    for k in ("classes", "class_per_dtype"):
+        old.pop(k)
+    (tmp_path / "old.json").write_text(json.dumps(old))  # a profile from before kernel classes
+    assert apply_profile(load_device("a100-80gb"), tmp_path / "old.json").efficiency.classes == {}
+    for bad, needle in (({"vector": {"memory": 0.5}}, "classes.vector is not a kernel class"),
+                        ({"gemm": {"memory": 1.5}}, r"classes.gemm.memory = 1.5; allowed: \(0.0, 1.0\]"),
+                        ({"collective": {"memory": 0.5}}, "classes.collective.memory is not allowed")):
+        (tmp_path / "bad.json").write_text(json.dumps({**old, "classes": bad}))
+        with pytest.raises(CalibrationError, match=needle):
+            read_profile(tmp_path / "bad.json")

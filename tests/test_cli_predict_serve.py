@@ -113,3 +113,73 @@ def test_main_entry_point_exit_code():
     proc = subprocess.run([sys.executable, "-m", "cli.main", "predict", "serve", "--model", "llama-3-8b",
                            "--hardware", "h100", "--batch", "0"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+
+
+# --- --calibration ------------------------------------------------------------------------------
+
+
+def _write_profile(tmp_path, device="A100-SXM4-80GB", classes=None):
+    from simulator.calibration.profile import CalibrationProfile, write_profile
+
+    eff = {"compute": 0.5, "memory": 0.5, "link": 0.5, "compute_half_flop": 1e9, "memory_half_bytes": 1e6,
+           "kernel_overhead_s": 5e-6}
+    prof = CalibrationProfile(device=device, efficiency=eff, source="unit test", classes=classes or {})
+    return str(write_profile(prof, tmp_path / f"{device}.json"))
+
+
+def test_serve_calibration_applies_profile(tmp_path):
+    args = ("--model", "llama-2-7b", "--hardware", "a100-80gb", "--batch", "8", "--json")
+    code, out = invoke(*args)
+    assert code == 0, out
+    base = json.loads(out)
+    path = _write_profile(tmp_path, classes={"elementwise": {"memory": 0.25}})
+    code, out = invoke(*args, "--calibration", path)
+    assert code == 0, out
+    cal = json.loads(out)
+    assert cal["calibration"] == path
+    assert cal["tpot_avg_s"] > 1.3 * base["tpot_avg_s"]  # efficiency 0.5 instead of the catalog's ~0.8
+    code, out = invoke(*args, "--calibration", "default")  # the shipped A100 profile
+    assert code == 0, out
+
+
+def test_serve_calibration_refuses_other_device_and_corrupt_file(tmp_path):
+    path = _write_profile(tmp_path, device="MI210")
+    code, out = invoke("--model", "llama-2-7b", "--hardware", "a100-80gb", "--calibration", path)
+    assert code == 2 and "is for device 'MI210'" in out and len(out.strip().splitlines()) == 1, out
+    bad = tmp_path / "corrupt.json"
+    bad.write_text("{not json")
+    code, out = invoke("--model", "llama-2-7b", "--hardware", "a100-80gb", "--calibration", str(bad))
+    assert code == 2 and "corrupt" in out and len(out.strip().splitlines()) == 1, out
+    code, out = invoke("--model", "llama-2-7b", "--hardware", "a100-80gb", "--calibration", str(tmp_path / "no.json"))
+    assert code == 2 and "not found" in out, out
+
+
+def test_calibration_on_optimal_and_tts(tmp_path, capsys):
+    from cli.main import main
+
+    path = _write_profile(tmp_path, device="MI210")
+    for argv in (["predict", "optimal", "--compute", "1e21", "--system", "dgx-a100", "--calibration", path],
+                 ["predict", "tts", "--hardware", "a100-80gb", "--budget-s", "10", "--calibration", path]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "is for device 'MI210'" in err and len(err.splitlines()) == 1, err
+    bad = tmp_path / "corrupt.json"
+    bad.write_text("[]")
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "optimal", "--compute", "1e21", "--system", "dgx-a100", "--calibration", str(bad)])
+    assert exc.value.code == 2 and "not a JSON object" in capsys.readouterr().err
+
+
+def test_calibration_on_optimal_changes_the_plan_inputs(tmp_path, capsys):
+    from cli.main import main
+
+    outs = []
+    for extra in ([], ["--calibration", _write_profile(tmp_path)]):
+        try:
+            main(["predict", "optimal", "--compute", "1e21", "--system", "dgx-a100", "--gpus", "8", "--json", *extra])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        outs.append(capsys.readouterr().out)
+    assert json.loads(outs[0]) != json.loads(outs[1])  # efficiency 0.5 slows the plan's step time

@@ -1,29 +1,31 @@
 """Held-out validation on this machine's CPU (runs in CI).
 
 The quick kernel suite (GEMMs, copy/triad streams, GELU, RMSNorm, softmax, prefill/decode
-attention; fp32) is timed, a profile is fitted on every other size of each kernel family and the
-other half is predicted.
+attention; fp32) is timed (median of 15 interleaved rounds per kernel), a profile is fitted on every
+other size of each kernel family and the other half is predicted. The profile has one curve per
+kernel class (gemm, attention, elementwise; docs/calibration.md) besides the best single curve.
 
-Thresholds. Two limits, both measured on the 2-vCPU development VM:
+Thresholds, from six runs of this very measurement on the 2-vCPU development VM (shared with other
+jobs, load average 4-6), 2026-11-26:
 
-* the model: one compute and one memory efficiency per device. On XLA:CPU the kernel families
-  reach very different rates (GEMM ~220 GFLOP/s vs prefill attention ~130; copy ~55 GB/s, triad
-  ~40, decode attention ~29, RMSNorm ~24, GELU/softmax ~15 (exp/tanh bound)), so even the best
-  fit has an in-sample median error of ~35 %;
-* the measurements: CI runs tests two at a time next to other jobs; the same suite timed twice
-  differs by 14 % per kernel (median, p90 26 %).
+* held-out median |error| over all kernels: per-class 10.6, 10.7, 11.1, 18.0, 21.4, 21.6 %
+  (p90 33-54 %); the single curve of the same runs 23-46 %; the catalog's placeholder ``host-cpu``
+  entry 240-590 %. The 10 % aim is met only in the quieter runs: the median (p90 - p10) / median
+  spread of the repeated timings was 22-46 % across the runs, and what remains systematic is
+  XLA:CPU skinny GEMMs (M = 64) running at ~half the rate of squares of the same FLOP count, which
+  the roofline cannot express (held-out GEMM error 15-32 %).
 
-Observed held-out medians were 25-40 % over all kernels. We assert <= 50 % (median, all kernels)
-and that calibration at least halves the error of the catalog's placeholder ``host-cpu`` entry
-(~300 %); the table and the measurement spread are printed. The 10 % aim of the issue is not
-reachable with this model on a CPU; see docs/calibration.md.
+We assert <= 35 % (1.6x the worst run; today's 50 % limit was set for the single curve), that
+calibration at least halves the catalog error, and print the single-curve errors beside it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.calibration.validate import format_table, validate_cpu
+from simulator.calibration.validate import compare, format_table, summarize, validate_cpu
+
+HELD_OUT_MEDIAN_PCT = 35.0
 
 
 def test_cpu_held_out_error():
@@ -31,11 +33,21 @@ def test_cpu_held_out_error():
     spread = float(np.median(test_rows.spread))
     print(format_table(table, "host CPU: calibrated on half the kernel sizes, errors on the other half"))
     print("\n".join(notes))
-    print("profile:", profile.efficiency, profile.per_dtype, profile.peaks_raised)
+    print("profile:", profile.efficiency, profile.classes, profile.peaks_raised)
+    single = type(profile)(**{**profile.__dict__, "classes": {}, "class_per_dtype": {}})
+    one = compare(test_rows.drop(columns=["predicted_catalog_s", "predicted_calibrated_s"]), _device(), single)
+    print(format_table(summarize(one, "predicted_calibrated_s", by=("op",)), "same profile, single curve only"))
     print(f"median measurement spread (p90 - p10) / median of the held-out kernels: {100 * spread:.0f} %")
     cal = table[(table.op == "all") & (table.calibration == "calibrated")].iloc[0]
     cat = table[(table.op == "all") & (table.calibration == "catalog")].iloc[0]
+    assert profile.classes and {"gemm", "attention", "elementwise"} <= set(profile.classes)
     assert cal["n"] >= 15
     assert np.isfinite(cal["median_abs_pct"])
-    assert cal["median_abs_pct"] <= 50.0, "held-out median error on CPU kernels"
+    assert cal["median_abs_pct"] <= HELD_OUT_MEDIAN_PCT, "held-out median error on CPU kernels"
     assert cal["median_abs_pct"] <= 0.5 * cat["median_abs_pct"], "calibration must at least halve the catalog error"
+
+
+def _device():
+    from hardware_db import load_device
+
+    return load_device("host-cpu")

@@ -47,12 +47,19 @@ def test_vidur_a100_with_vidur_holdout_profile():
     prof = read_profile(PROFILE_DIR / "a100-sxm4-80gb-vidur.json")
     assert not set(rows.group) & set(prof.fit["train_groups"])  # held-out rows only
     for op in GEMMS:
-        # aim of the issue: <= 15 % median per GEMM operator after calibration
+        # aim of the issue: <= 15 % median per GEMM operator after calibration. The catalog's A100
+        # compute efficiency is itself the median of Vidur GEMMs (hardware_db, d89d689), so its GEMM
+        # medians are already 4-10 %; the per-class profile improves the tails (p90 17-23 -> 13-18 %).
         assert _stat(table, op, "calibrated") <= 15.0, op
-        assert _stat(table, op, "calibrated") < _stat(table, op, "catalog"), op
+        assert _stat(table, op, "calibrated", "p90_abs_pct") < _stat(table, op, "catalog", "p90_abs_pct"), op
         assert _stat(table, op, "calibrated", "p90_abs_pct") <= 30.0, op
     assert _stat(table, "all_reduce", "calibrated") <= 20.0
+    # elementwise class (one curve for norms, activation and residual add; held-out medians with the
+    # shipped per-class profile: act 11.2, add 6.0, norm 25.7 %; single curve: 3.3, 80.2, 29.4 %)
     assert _stat(table, "act", "calibrated") <= 15.0
+    assert _stat(table, "add", "calibrated") <= 10.0
+    assert _stat(table, "norm", "calibrated") <= 30.0
+    assert prof.classes and "elementwise" in prof.classes
 
 
 def test_vidur_a100_with_llmcompass_profile():
@@ -104,3 +111,7 @@ def test_vidur_a40_with_holdout_profile():
     assert prof.fit["train_groups"] and not set(rows.group) & set(prof.fit["train_groups"])
     for op in GEMMS:
         assert _stat(table, op, "calibrated") <= 15.0, op
+    # per-class profile, held-out medians: act 3.1, add 10.2, norm 21.0 % (single curve 5.2, 12.7, 19.2)
+    assert _stat(table, "act", "calibrated") <= 6.0
+    assert _stat(table, "add", "calibrated") <= 15.0
+    assert _stat(table, "norm", "calibrated") <= 25.0

@@ -21,6 +21,13 @@ log-time error ``r = ln t_pred - ln t_meas`` (relative errors count alike for 2 
 kernels); each operator gets the same total weight, so 20 large GEMMs are not drowned by 1000
 norms. Adam (optax) runs from several starting points at once (``jax.vmap``) in float64; the best
 final loss wins. ``compute`` / ``compute_half_flop`` can be fitted per dtype (``per_dtype=True``).
+
+Per-class form (``classes=True``): every kernel class of ``hardware_db.EFFICIENCY_CLASSES`` present
+in the rows (:func:`row_classes`: ``gemm``, ``attention``, ``elementwise``; ``collective`` rows fit
+the link) gets its own ``e_c, e_m, F_half, B_half`` (and ``t_kernel`` unless
+``shared_overhead=True``) in the same joint fit; elementwise rows are priced at the device's
+*vector* peak (fp32 when the catalog lists it), as the serving simulator prices them
+(``simulator.hw.HwSpec.vector_flops_per_s``). Per-dtype ``compute`` then applies to the GEMM class.
 """
 
 from __future__ import annotations
@@ -39,6 +46,23 @@ from simulator.calibration.errors import CalibrationError
 EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
 _BOUNDED = ("compute", "memory", "link")
 HUBER_DELTA = 0.1
+#: kernel classes with a roofline curve of their own (``collective`` rows fit the link instead)
+KERNEL_CLASSES = ("gemm", "attention", "elementwise")
+CLASS_CURVE_FIELDS = ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+#: held-out choice (docs/calibration.md): one kernel overhead per class fitted better than a shared one
+SHARED_OVERHEAD_DEFAULT = False
+
+
+def row_classes(rows: pd.DataFrame) -> np.ndarray:
+    """Efficiency class of every measured row: ``collective`` (kind collective), ``attention`` (op
+    names containing ``attention``), ``gemm`` (other kind-gemm rows), else ``elementwise`` (norms,
+    activations, residual adds, softmax, copies)."""
+    kind = rows.kind.astype(str).to_numpy()
+    op = rows.op.astype(str).str.lower()
+    out = np.where(kind == "gemm", "gemm", "elementwise").astype(object)
+    out[op.str.contains("attention").to_numpy()] = "attention"
+    out[kind == "collective"] = "collective"
+    return out.astype(str)
 
 
 def collective_time_s(message_bytes, num_devices, link_bytes_per_s, link_efficiency, hop_latency_s,
@@ -67,6 +91,8 @@ class FitResult:
 
     params: dict[str, float]
     per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)
+    classes: dict[str, dict[str, float]] = field(default_factory=dict)  # per-class fit: class -> curve
+    class_per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)  # GEMM class per dtype
     link_latency_s: float | None = None
     loss: float = float("nan")
     n_rows: int = 0
@@ -83,11 +109,12 @@ def _logit(p):
 def _predict(raw, fixed, data):
     """Predicted times (float64) from unconstrained ``raw`` params (see module doc)."""
     p = {**fixed, **raw}
-    e_c = jax.nn.sigmoid(p["u_compute"])[data["dtype_id"]]
-    f_half = jnp.exp(p["v_compute_half_flop"])[data["dtype_id"]]
-    e_m = jax.nn.sigmoid(p["u_memory"])
-    b_half = jnp.exp(p["v_memory_half_bytes"])
-    t_k = jnp.exp(p["v_kernel_overhead_s"])
+    c, d = data["class_id"], data["dtype_id"]
+    e_c = jax.nn.sigmoid(p["u_compute"])[c, d]
+    f_half = jnp.exp(p["v_compute_half_flop"])[c, d]
+    e_m = jax.nn.sigmoid(p["u_memory"])[c]
+    b_half = jnp.exp(p["v_memory_half_bytes"])[c]
+    t_k = jnp.exp(p["v_kernel_overhead_s"])[jnp.minimum(c, p["v_kernel_overhead_s"].shape[-1] - 1)]
     t_kernel = roofline.kernel_time_s(data["flops"], data["bytes_moved"], data["peak"], data["bandwidth"],
                                       e_c, e_m, f_half, b_half, t_k)
     e_l = jax.nn.sigmoid(p["u_link"])
@@ -114,14 +141,18 @@ def fit_efficiency(
     starts: int = 8,
     learning_rate: float = 0.05,
     seed: int = 0,
+    classes: bool = False,
+    shared_overhead: bool = SHARED_OVERHEAD_DEFAULT,
 ) -> FitResult:
     """Fit efficiency parameters to ``rows`` (columns ``flops``, ``bytes_moved``, ``time_s``, ``kind``,
     ``op``, ``dtype``, ``num_workers``; see :mod:`simulator.calibration.measured`).
 
     ``peak_flops_per_s`` / ``bandwidth_bytes_per_s`` / ``link_bytes_per_s``: scalars or one value
     per row (peak of each row's dtype). ``init``: starting values of the Efficiency fields (those
-    not in ``fit_fields`` stay fixed at them). Raises :class:`CalibrationError` on empty or
-    non-positive input.
+    not in ``fit_fields`` stay fixed at them). ``classes``: fit one curve per kernel class present
+    (module docstring; ``shared_overhead`` keeps one ``t_kernel`` for all classes); the result's
+    ``classes`` then holds them and ``params`` the GEMM class's (device-wide fallback). Raises
+    :class:`CalibrationError` on empty or non-positive input.
     """
     need = {"flops", "bytes_moved", "time_s", "kind", "op", "dtype"}
     missing = need - set(rows.columns)
@@ -151,6 +182,14 @@ def fit_efficiency(
     is_coll = (rows.kind == "collective").to_numpy()
     nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
     has_link = bool(is_coll.any())
+    rc = row_classes(rows)
+    cls_names = [c for c in KERNEL_CLASSES if (rc == c).any()] if classes else ["all"]
+    if not cls_names:
+        cls_names = ["gemm"]
+    class_id = (np.asarray([cls_names.index(c) if c in cls_names else 0 for c in rc]) if classes
+                else np.zeros(n, dtype=int))
+    nc = len(cls_names)
+    n_over = 1 if (not classes or shared_overhead) else nc
 
     with jax.enable_x64(True):
         data = {
@@ -161,6 +200,7 @@ def fit_efficiency(
             "bandwidth": jnp.broadcast_to(jnp.asarray(bandwidth_bytes_per_s, dtype=float), (n,)),
             "link_bw": jnp.broadcast_to(jnp.asarray(link_bytes_per_s, dtype=float), (n,)),
             "dtype_id": jnp.asarray(dtype_id),
+            "class_id": jnp.asarray(class_id),
             "weight": jnp.asarray(weight),
             "is_coll": jnp.asarray(is_coll),
             "is_ag": jnp.asarray((rows.op == "all_gather").to_numpy()),
@@ -168,11 +208,11 @@ def fit_efficiency(
         }
         nd = len(dtypes)
         base = {
-            "u_compute": np.full(nd, _logit(init["compute"])),
-            "v_compute_half_flop": np.full(nd, np.log(max(init["compute_half_flop"], 1e-30))),
-            "u_memory": np.asarray(_logit(init["memory"])),
-            "v_memory_half_bytes": np.asarray(np.log(max(init["memory_half_bytes"], 1e-30))),
-            "v_kernel_overhead_s": np.asarray(np.log(max(init["kernel_overhead_s"], 1e-30))),
+            "u_compute": np.full((nc, nd), _logit(init["compute"])),
+            "v_compute_half_flop": np.full((nc, nd), np.log(max(init["compute_half_flop"], 1e-30))),
+            "u_memory": np.full(nc, _logit(init["memory"])),
+            "v_memory_half_bytes": np.full(nc, np.log(max(init["memory_half_bytes"], 1e-30))),
+            "v_kernel_overhead_s": np.full(n_over, np.log(max(init["kernel_overhead_s"], 1e-30))),
             "u_link": np.asarray(_logit(init["link"])),
             "v_link_latency_s": np.asarray(np.log(link_latency_s)),
         }
@@ -212,65 +252,96 @@ def fit_efficiency(
         p = {**{k: np.asarray(v) for k, v in base.items()}, **{k: np.asarray(v[best]) for k, v in raws.items()}}
 
     sig = lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))  # noqa: E731
-    comp = np.atleast_1d(sig(p["u_compute"]))
-    fhalf = np.atleast_1d(np.exp(p["v_compute_half_flop"]))
+    comp = sig(p["u_compute"])
+    fhalf = np.exp(p["v_compute_half_flop"])
+    mem = np.atleast_1d(sig(p["u_memory"]))
+    bhalf = np.atleast_1d(np.exp(p["v_memory_half_bytes"]))
+    over = np.atleast_1d(np.exp(p["v_kernel_overhead_s"]))
     main_i = dtypes.index(main_dtype) if per_dtype and main_dtype in dtypes else 0
-    params = {
-        "compute": float(comp[main_i]),
-        "memory": float(sig(p["u_memory"])),
-        "link": float(sig(p["u_link"])),
-        "compute_half_flop": float(fhalf[main_i]),
-        "memory_half_bytes": float(np.exp(p["v_memory_half_bytes"])),
-        "kernel_overhead_s": float(np.exp(p["v_kernel_overhead_s"])),
-    }
-    per = ({d: {"compute": float(comp[i]), "compute_half_flop": float(fhalf[i])} for i, d in enumerate(dtypes)}
+    g = cls_names.index("gemm") if "gemm" in cls_names else 0
+
+    def curve(i):
+        return {"compute": float(comp[i, main_i]), "memory": float(mem[i]),
+                "compute_half_flop": float(fhalf[i, main_i]), "memory_half_bytes": float(bhalf[i]),
+                "kernel_overhead_s": float(over[min(i, len(over) - 1)])}
+
+    params = {**curve(g), "link": float(sig(p["u_link"]))}
+    params = {f: params[f] for f in EFFICIENCY_FIELDS}
+    per = ({d: {"compute": float(comp[g, i]), "compute_half_flop": float(fhalf[g, i])} for i, d in enumerate(dtypes)}
            if per_dtype else {})
-    return FitResult(params=params, per_dtype=per,
+    cls_out: dict[str, dict[str, float]] = {}
+    if classes:
+        cls_out = {c: curve(i) for i, c in enumerate(cls_names) if (rc == c).any()}
+        if has_link:
+            cls_out["collective"] = {"link": params["link"]}
+    return FitResult(params=params, per_dtype={} if classes else per, classes=cls_out,
+                     class_per_dtype=per if classes else {},
                      link_latency_s=float(np.exp(p["v_link_latency_s"])) if has_link else None,
                      loss=float(losses[best]), n_rows=n, steps=steps, starts=starts, main_dtype=main_dtype)
 
 
 def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s, bandwidth_bytes_per_s,
                  link_bytes_per_s=1.0, link_latency_s: float = 0.0,
-                 per_dtype: dict[str, dict[str, float]] | None = None) -> np.ndarray:
+                 per_dtype: dict[str, dict[str, float]] | None = None,
+                 classes: dict[str, dict[str, float]] | None = None,
+                 class_per_dtype: dict[str, dict[str, float]] | None = None) -> np.ndarray:
     """Predicted time (s) of every row with efficiency ``params`` (NumPy float64 array).
 
     GEMM/memory rows use :func:`simulator.roofline.kernel_time_s`; collective rows use
     :func:`collective_time_s` (all-reduce). ``per_dtype`` overrides ``compute`` /
-    ``compute_half_flop`` for the rows of that dtype.
+    ``compute_half_flop`` for the rows of that dtype. ``classes`` (class -> fields, as
+    ``hardware_db.Efficiency.classes``) overrides the curve of the rows of each class
+    (:func:`row_classes`), ``class_per_dtype`` the GEMM class's compute per dtype.
     """
     rows = rows.reset_index(drop=True)
     n = len(rows)
-    e_c = np.full(n, params["compute"], dtype=float)
-    f_half = np.full(n, params["compute_half_flop"], dtype=float)
+    val = {f: np.full(n, params[f], dtype=float) for f in EFFICIENCY_FIELDS}
+    dt = rows.dtype.astype(str).to_numpy()
     for d, pd_ in (per_dtype or {}).items():
-        mask = (rows.dtype.astype(str) == d).to_numpy()
-        e_c[mask] = pd_["compute"]
-        f_half[mask] = pd_["compute_half_flop"]
+        mask = dt == d
+        val["compute"][mask] = pd_["compute"]
+        val["compute_half_flop"][mask] = pd_["compute_half_flop"]
+    if classes:
+        rc = row_classes(rows)
+        for c, over in classes.items():
+            for f, v in over.items():
+                val[f][rc == c] = v
+        for d, pd_ in (class_per_dtype or {}).items():
+            mask = (rc == "gemm") & (dt == d)
+            val["compute"][mask] = pd_["compute"]
+            val["compute_half_flop"][mask] = pd_["compute_half_flop"]
     with jax.enable_x64(True):
         t_kernel = roofline.kernel_time_s(rows.flops.to_numpy(float), rows.bytes_moved.to_numpy(float),
                                           jnp.asarray(peak_flops_per_s, dtype=float),
                                           jnp.asarray(bandwidth_bytes_per_s, dtype=float),
-                                          e_c, params["memory"], f_half, params["memory_half_bytes"],
-                                          params["kernel_overhead_s"])
+                                          val["compute"], val["memory"], val["compute_half_flop"],
+                                          val["memory_half_bytes"], val["kernel_overhead_s"])
         nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
         t_coll = collective_time_s(rows.bytes_moved.to_numpy(float), nw, jnp.asarray(link_bytes_per_s, dtype=float),
-                                   params["link"], link_latency_s, (rows.op == "all_gather").to_numpy())
+                                   val["link"], link_latency_s, (rows.op == "all_gather").to_numpy())
         out = jnp.where((rows.kind == "collective").to_numpy(), t_coll, t_kernel)
         return np.asarray(out, dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------ device-level helpers
-def device_rates(rows: pd.DataFrame, device) -> tuple[np.ndarray, float, float, float]:
+def device_rates(rows: pd.DataFrame, device, vector_peak: bool = False) -> tuple[np.ndarray, float, float, float]:
     """Per-row dense peak of the row's dtype, main-memory bandwidth, intra-node link bandwidth and
-    latency of ``device`` (link 1 B/s and 0 s when the device has no link)."""
+    latency of ``device`` (link 1 B/s and 0 s when the device has no link).
+
+    ``vector_peak``: elementwise rows (:func:`row_classes`) get the device's vector peak (fp32 when
+    the catalog lists it, else the row's dtype), as ``simulator.hw.build_hw`` prices vector work;
+    the per-class fit and predictions with per-class efficiencies use it.
+    """
     peaks = {d: device.peak(d) for d in rows.dtype.astype(str).unique() if d in device.peak_flops_per_s}
     missing = sorted(set(rows.dtype.astype(str)) - set(peaks))
     if missing:
         raise CalibrationError(f"device '{device.name}' has no peak rate for dtype(s) {missing}; "
                                f"it has: {', '.join(device.peak_flops_per_s)}")
     link = device.intra_node_link
-    return (rows.dtype.astype(str).map(peaks).to_numpy(float), float(device.memory.bandwidth_bytes_per_s),
+    peak = rows.dtype.astype(str).map(peaks).to_numpy(float)
+    if vector_peak and "fp32" in device.peak_flops_per_s:
+        peak = np.where(row_classes(rows) == "elementwise", device.peak("fp32"), peak)
+    return (peak, float(device.memory.bandwidth_bytes_per_s),
             float(link.bandwidth_bytes_per_s) if link else 1.0, float(link.latency_s) if link else 0.0)
 
 
@@ -298,8 +369,14 @@ def measured_peaks(rows: pd.DataFrame, device) -> dict[str, float]:
 
 def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table", per_dtype: bool = False,
                 raise_peaks: bool = False, table: str = "", train_groups: list[str] | None = None,
-                steps: int = 1500, starts: int = 8, software: dict[str, str] | None = None):
+                steps: int = 1500, starts: int = 8, software: dict[str, str] | None = None,
+                classes: bool = True, shared_overhead: bool = SHARED_OVERHEAD_DEFAULT):
     """Fit ``rows`` measured on ``device`` and return ``(CalibrationProfile, notes)``.
+
+    The profile's ``efficiency`` is the best single curve (device-wide: what consumers that know no
+    kernel classes use); with ``classes`` a second, per-class fit (:func:`fit_efficiency` with
+    ``classes=True``) fills ``classes`` / ``class_per_dtype``, which predictions then use per kernel
+    class. ``fit`` records the in-sample errors of both forms.
 
     The catalog efficiency is the starting point. With ``raise_peaks`` the peaks that measurements
     beat are raised first (:func:`measured_peaks`, recorded in ``peaks_raised``); without it such a
@@ -337,6 +414,19 @@ def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table",
                          link_latency_s=max(lat, 1e-7), steps=steps, starts=starts)
     pred = predict_rows(rows, res.params, peak, bw, link_bw, res.link_latency_s or lat, res.per_dtype)
     st = error_stats(pred, rows.time_s.to_numpy(float))
+    single = st
+    cres = None
+    if classes:
+        vpeak = device_rates(rows, device, vector_peak=True)[0]
+        cres = fit_efficiency(rows, vpeak, bw, link_bw, init=init, fit_fields=fields, per_dtype=per_dtype,
+                              link_latency_s=max(lat, 1e-7), steps=steps, starts=starts, classes=True,
+                              shared_overhead=shared_overhead)
+        cpred = predict_rows(rows, res.params, vpeak, bw, link_bw, cres.link_latency_s or lat, res.per_dtype,
+                             classes=cres.classes, class_per_dtype=cres.class_per_dtype)
+        st = error_stats(cpred, rows.time_s.to_numpy(float))
+        if cres.link_latency_s is not None and res.link_latency_s is not None:
+            # one fitted link latency per profile: the per-class fit's (its link efficiency is in classes)
+            res.link_latency_s = cres.link_latency_s
     prof = CalibrationProfile(
         device=device.name, efficiency=res.params, source=source, backend=backend,
         date_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -344,7 +434,13 @@ def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table",
         fit={"rows": res.n_rows, "loss": res.loss, "ops": sorted(rows.op.unique()), "table": table,
              "train_groups": sorted(train_groups or []), "steps": steps, "starts": starts,
              "in_sample_median_abs_pct": st["median_abs_pct"], "in_sample_p90_abs_pct": st["p90_abs_pct"],
-             "in_sample_bias_pct": st["bias_pct"]},
+             "in_sample_bias_pct": st["bias_pct"],
+             **({"form": "per-class", "shared_overhead": bool(shared_overhead), "classes_loss": cres.loss,
+                 "single_curve_in_sample_median_abs_pct": single["median_abs_pct"],
+                 "single_curve_in_sample_p90_abs_pct": single["p90_abs_pct"]} if cres is not None
+                else {"form": "single-curve"})},
         software=dict(software or {}),
+        classes=dict(cres.classes) if cres is not None else {},
+        class_per_dtype=dict(cres.class_per_dtype) if cres is not None else {},
     )
     return prof, notes

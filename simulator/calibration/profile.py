@@ -15,8 +15,18 @@ A profile (``data/calibration/<device>.json`` for the ones shipped with simlab, 
       "peaks_raised": {"fp32": 3.1e11, "bandwidth_bytes_per_s": 6e10} | {},  # see below
       "fit": {"rows": 84, "loss": ..., "ops": [...], "table": ..., "train_groups": [...],
               "median_abs_pct": ..., "p90_abs_pct": ..., "bias_pct": ...},
-      "software": {"jax_version": ..., ...}
+      "software": {"jax_version": ..., ...},
+      "classes": {"gemm": {"compute": ..., "memory": ..., "compute_half_flop": ..., "memory_half_bytes": ...,
+                           "kernel_overhead_s": ...},
+                  "elementwise": {...}, "attention": {...}, "collective": {"link": ...}},   # optional
+      "class_per_dtype": {"bf16": {"compute": ..., "compute_half_flop": ...}}           # optional, GEMM class
     }
+
+``classes`` (optional; profiles written before kernel classes existed have none and still load) maps
+onto ``hardware_db.Efficiency.classes``: each kernel class's own curve, fitted jointly
+(:func:`simulator.calibration.fit.fit_efficiency` with ``classes=True``); ``efficiency`` is then the
+best single curve, used by whatever knows no classes. ``class_per_dtype`` is the GEMM class's
+compute efficiency per dtype.
 
 ``efficiency`` maps 1:1 onto :class:`hardware_db.Efficiency` (achieved = peak * e * x / (x + x_half),
 see :mod:`simulator.roofline`). ``peaks_raised`` is only non-empty when a measured rate exceeded the
@@ -55,6 +65,8 @@ class CalibrationProfile:
     peaks_raised: dict[str, float] = field(default_factory=dict)
     fit: dict[str, Any] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)
+    classes: dict[str, dict[str, float]] = field(default_factory=dict)
+    class_per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)
     path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,10 +124,40 @@ def profile_from_dict(d: Any, where: str = "calibration profile") -> Calibration
     if not isinstance(raised, dict):
         raise CalibrationError(f"{where}: field 'peaks_raised' must be an object")
     raised = {k: _check_number(f"{where}: peaks_raised.{k}", v, 0.0, math.inf, True) for k, v in raised.items()}
+    from hardware_db.schema import CLASS_FIELDS
+
+    cls_raw = d.get("classes") or {}
+    if not isinstance(cls_raw, dict):
+        raise CalibrationError(f"{where}: field 'classes' must be an object class -> {{field: number}}")
+    classes = {}
+    for c, v in cls_raw.items():
+        if c not in CLASS_FIELDS:
+            raise CalibrationError(f"{where}: classes.{c} is not a kernel class; allowed: {', '.join(CLASS_FIELDS)}")
+        if not isinstance(v, dict):
+            raise CalibrationError(f"{where}: classes.{c} must be an object field -> number")
+        bad = sorted(set(v) - set(CLASS_FIELDS[c]))
+        if bad:
+            raise CalibrationError(f"{where}: classes.{c}.{bad[0]} is not allowed; allowed: {', '.join(CLASS_FIELDS[c])}")
+        classes[str(c)] = {f: _check_number(f"{where}: classes.{c}.{f}", x, 0.0,
+                                            1.0 if f in ("compute", "memory", "link") else math.inf,
+                                            f in ("compute", "memory", "link")) for f, x in v.items()}
+    cpd_raw = d.get("class_per_dtype") or {}
+    if not isinstance(cpd_raw, dict):
+        raise CalibrationError(f"{where}: field 'class_per_dtype' must be an object dtype -> {{compute, compute_half_flop}}")
+    cpd = {}
+    for dt, v in cpd_raw.items():
+        if not isinstance(v, dict) or "compute" not in v or "compute_half_flop" not in v:
+            raise CalibrationError(f"{where}: class_per_dtype.{dt} needs 'compute' and 'compute_half_flop'")
+        cpd[str(dt)] = {
+            "compute": _check_number(f"{where}: class_per_dtype.{dt}.compute", v["compute"], 0.0, 1.0, True),
+            "compute_half_flop": _check_number(f"{where}: class_per_dtype.{dt}.compute_half_flop",
+                                               v["compute_half_flop"], 0.0, math.inf, False),
+        }
     return CalibrationProfile(device=d["device"], efficiency=clean, source=str(d["source"]),
                               backend=str(d.get("backend", "table")), date_utc=str(d.get("date_utc", "")),
                               per_dtype=per_clean, link_latency_s=lat, peaks_raised=raised,
-                              fit=dict(d.get("fit") or {}), software=dict(d.get("software") or {}))
+                              fit=dict(d.get("fit") or {}), software=dict(d.get("software") or {}),
+                              classes=classes, class_per_dtype=cpd)
 
 
 def read_profile(path: str | Path) -> CalibrationProfile:
@@ -174,10 +216,14 @@ def apply_profile(device, profile: CalibrationProfile | str | Path, dtype: str |
         raise CalibrationError(f"{where} is for device '{profile.device}', not '{device.name}'; "
                                f"calibrate {device.name} or pass its own profile")
     eff = dict(profile.efficiency)
-    if dtype is not None and str(dtype).lower() in profile.per_dtype:
-        eff.update(profile.per_dtype[str(dtype).lower()])
+    key = None if dtype is None else str(dtype).lower()
+    if key in profile.per_dtype:
+        eff.update(profile.per_dtype[key])
+    classes = {c: dict(v) for c, v in profile.classes.items()}
+    if classes and key in profile.class_per_dtype:
+        classes.setdefault("gemm", {}).update(profile.class_per_dtype[key])
     src = f"calibration profile {profile.path or profile.device} ({profile.source}, {profile.date_utc})"
-    out = device.with_efficiency(Efficiency(**{k: float(v) for k, v in eff.items()}, source=src))
+    out = device.with_efficiency(Efficiency(**{k: float(v) for k, v in eff.items()}, source=src, classes=classes))
     changes: dict[str, Any] = {}
     if profile.link_latency_s is not None and device.intra_node_link is not None:
         changes["intra_node_link"] = dataclasses.replace(device.intra_node_link, latency_s=profile.link_latency_s)

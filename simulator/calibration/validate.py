@@ -73,12 +73,14 @@ SOURCES = ("cpu", "vidur-a100", "vidur-a40", "llmcompass-a100", "llmcompass-mi21
 
 
 def predict_for_device(rows: pd.DataFrame, device) -> np.ndarray:
-    """Predicted time (s) of every row on ``device`` with its current efficiency curve."""
+    """Predicted time (s) of every row on ``device`` with its current efficiency curve (per kernel
+    class when ``device.efficiency.classes`` has any; elementwise rows then at the vector peak)."""
     from simulator.calibration.fit import EFFICIENCY_FIELDS, device_rates, predict_rows
 
-    peak, bw, link_bw, lat = device_rates(rows, device)
+    classes = dict(device.efficiency.classes)
+    peak, bw, link_bw, lat = device_rates(rows, device, vector_peak=bool(classes))
     params = {f: float(getattr(device.efficiency, f)) for f in EFFICIENCY_FIELDS}
-    return predict_rows(rows, params, peak, bw, link_bw, lat)
+    return predict_rows(rows, params, peak, bw, link_bw, lat, classes=classes)
 
 
 def predict_with_profile(rows: pd.DataFrame, device, profile) -> np.ndarray:
@@ -229,12 +231,13 @@ def _public_prediction(row, device) -> float | None:
         if m is None or dt not in device.peak_flops_per_s:
             return None
         M, N, K = (float(v) for v in m.groups())
-        e = device.efficiency
+        e = device.efficiency.for_class("gemm")
         with jax.enable_x64(True):
             f = kernels.gemm_flops(M, N, K)
             b = kernels.gemm_bytes(M, N, K, 2, 2, 2)
-            return float(roofline.kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s, e.compute,
-                                                e.memory, e.compute_half_flop, e.memory_half_bytes, e.kernel_overhead_s))
+            return float(roofline.kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s, e["compute"],
+                                                e["memory"], e["compute_half_flop"], e["memory_half_bytes"],
+                                                e["kernel_overhead_s"]))
     if metric == "bus bandwidth (busbw)" and "all-reduce" in str(row["model_name"]) and device.intra_node_link:
         from simulator.calibration.fit import collective_time_s
 
@@ -245,7 +248,8 @@ def _public_prediction(row, device) -> float | None:
         s = float(m.group(1)) * 2**30
         link = device.intra_node_link
         with jax.enable_x64(True):
-            return float(collective_time_s(s, n, link.bandwidth_bytes_per_s, device.efficiency.link, link.latency_s))
+            return float(collective_time_s(s, n, link.bandwidth_bytes_per_s, device.efficiency.for_class("collective")["link"],
+                                           link.latency_s))
     return None
 
 
