@@ -7,9 +7,6 @@ with a ``register(predict_app)`` function (see :data:`EXTENSIONS` at the bottom 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import typer
 
 from cli.render import format_si, print_json, print_table
@@ -123,18 +120,12 @@ def serve(
         _render_serve(r)
 
 
-# ---------------------------------------------------------------------------------------------
-# Other `predict` commands attach here: each module defines `register(predict_app)`.
-# `simlab predict loss` -> cli/predict_loss.py; train -> cli/predict_train.py; ...
-# A module that does not exist (yet) is skipped; one that exists but fails to import raises.
-# ---------------------------------------------------------------------------------------------
-EXTENSIONS = ("cli.predict_loss", "cli.predict_train", "cli.predict_optimal", "cli.predict_tts")
-
-
+# Other `predict` commands live in their own modules; each defines `register(predict_app)`.
 def _register_extensions() -> None:
-    for name in EXTENSIONS:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(predict_app)
+    from cli import predict_loss, predict_optimal, predict_train, predict_tts
+
+    for module in (predict_loss, predict_train, predict_optimal, predict_tts):
+        module.register(predict_app)
 
 
 _register_extensions()

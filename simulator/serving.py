@@ -231,7 +231,7 @@ def step_parts_s(ops: dict[str, O.OpCost], hw: HwSpec, tp=1, pp=1, ep=1, weights
 def weight_params_per_device(model, tp=1, pp=1, ep=1, dp=1):
     """Parameters on one device: ``((N - N_routed)/tp + N_routed / S) / pp`` (S as in ops.moe_ops)."""
     total = jnp.asarray(model.total_params(), dtype=float)
-    routed = jnp.asarray(model.moe_layers, dtype=float) * model._g("num_experts") * model.expert_params()
+    routed = jnp.asarray(model.moe_layers, dtype=float) * model.numeric("num_experts") * model.expert_params()
     shards = jnp.where(ep > 1, tp * dp, tp)
     return ((total - routed) / tp + routed / shards) / pp
 
@@ -244,13 +244,13 @@ def activation_bytes_coeffs(model, prec: O.Precision, tp, pp, input_len, chunk):
     activation dtype, plus fp32 logits of ``V / tp`` per sequence. Static batching holds one
     micro-batch of ``B / pp`` prompts; chunked prefill at most ``chunk`` tokens.
     """
-    h = model._g("hidden_size")
-    gate = 1.0 + model._g("gated_mlp")
+    h = model.numeric("hidden_size")
+    gate = 1.0 + model.numeric("gated_mlp")
     qkv = O.qkv_weight_elems(model) / h / tp
-    mlp = jnp.maximum(model._g("ffn_size"),
-                      (model._g("experts_per_token") + model._g("num_shared_experts")) * model._g("expert_ffn_size"))
+    mlp = jnp.maximum(model.numeric("ffn_size"),
+                      (model.numeric("experts_per_token") + model.numeric("num_shared_experts")) * model.numeric("expert_ffn_size"))
     per_token = (3.0 * h + qkv + gate * mlp / tp) * prec.act_bytes
-    logits = model._g("vocab_size") / tp * O.LOGITS_BYTES
+    logits = model.numeric("vocab_size") / tp * O.LOGITS_BYTES
     static_a1 = (input_len * per_token + logits) / pp
     chunk_a0 = chunk * per_token + logits
     a0 = jnp.where(chunk > 0, chunk_a0, 0.0)
@@ -425,6 +425,16 @@ RESULT_COLUMNS = (
 )
 
 
+@jax.jit
+def _breakdown_arrays(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig):
+    """Token counts, operator costs, operator times and bounds of the four scenario steps (compiled once)."""
+    tokens, attn, lm_tokens, _, _ = _scenario_work(cfg, 1.0 + 0.0 * cfg.spec_gamma)
+    ops = O.forward_ops(model, tokens, attn, lm_tokens, prec, cfg.tp, cfg.pp, cfg.ep, cfg.dp)
+    times = op_times_s(ops, hw, cfg.tp, cfg.pp, cfg.ep, cfg.weights_offloaded)
+    bounds = op_bounds(ops, hw, cfg.weights_offloaded)
+    return tokens, ops, times, bounds
+
+
 def breakdown(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig, phase: str = "decode"):
     """Per-operator rows for one configuration: time, FLOP, bytes, collective bytes, bound.
 
@@ -435,13 +445,12 @@ def breakdown(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig, phase: str
     idx = {"prefill": 0, "decode": 2}.get(phase)
     if idx is None:
         raise ConfigError(f"breakdown phase '{phase}'; allowed: prefill, decode")
-    tokens, attn, lm_tokens, _, _ = _scenario_work(cfg, 1.0 + 0.0 * cfg.spec_gamma)
-    ops = O.forward_ops(model, tokens, attn, lm_tokens, prec, cfg.tp, cfg.pp, cfg.ep, cfg.dp)
-    times = op_times_s(ops, hw, cfg.tp, cfg.pp, cfg.ep, cfg.weights_offloaded)
-    bounds = op_bounds(ops, hw, cfg.weights_offloaded)
+    tokens, ops, times, bounds = _breakdown_arrays(model, hw, prec, cfg)
     names = {0: "memory", 1: "compute", 2: "communication"}
     rows = []
-    for name, cost in ops.items():
+    for name in sorted(ops, key=list(O.OP_KINDS).index):  # execution order (jit sorts dict keys)
+        cost = ops[name]
+
         def pick(x):
             return float(np.broadcast_to(np.asarray(x), np.shape(tokens))[..., idx])
 
@@ -620,6 +629,11 @@ def validate_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1,
     return hw, cfg
 
 
+# One compiled program per configuration structure: eager evaluation would compile each of the
+# ~140 primitive operations separately (about 10 s per fresh process instead of about 1 s).
+_serve_core_jit = jax.jit(serve_core)
+
+
 def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024, output_len=128, tp=1,
                   pp=1, ep=1, dp=1, weight_dtype=None, act_dtype=None, kv_dtype=None, chunk=0,
                   block_size=DEFAULT_BLOCK_SIZE, weights_in="main", tp_overlap=0.0,
@@ -656,7 +670,7 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
             raise ConfigError("a draft model needs spec_gamma >= 1")
     elif cfg["spec_gamma"] > 0:
         raise ConfigError(f"spec_gamma = {cfg['spec_gamma']} needs a draft model")
-    res = serve_core(spec, hws, prec, c, draft)  # eager: one configuration needs no compilation
+    res = _serve_core_jit(spec, hws, prec, c, draft)
     out = {
         "model": spec.name,
         "hardware": getattr(hwobj, "name", "?"),

@@ -287,34 +287,35 @@ class ModelSpec:
         return self
 
     # ------------------------------------------------------------------ arithmetic helpers
-    def _g(self, name: str):
+    def numeric(self, name: str):
+        """Field ``name`` as a number usable in ``jax.numpy`` arithmetic (float under tracing)."""
         return _num(getattr(self, name))
 
     # ------------------------------------------------------------------ derived shapes
     @property
     def is_moe(self):
         """True (or a boolean array) when the model has routed experts."""
-        return self._g("num_experts") > 0
+        return self.numeric("num_experts") > 0
 
     @property
     def is_mla(self):
         """True (or a boolean array) when attention is MLA (``kv_lora_rank > 0``)."""
-        return self._g("kv_lora_rank") > 0
+        return self.numeric("kv_lora_rank") > 0
 
     @property
     def moe_layers(self):
         """Number of MoE layers: ``num_layers - first_dense_layers`` if ``num_experts > 0`` else 0."""
-        return _where(self.is_moe, self._g("num_layers") - self._g("first_dense_layers"), 0)
+        return _where(self.is_moe, self.numeric("num_layers") - self.numeric("first_dense_layers"), 0)
 
     @property
     def dense_layers(self):
         """Number of layers with a dense MLP: ``num_layers - moe_layers``."""
-        return self._g("num_layers") - self.moe_layers
+        return self.numeric("num_layers") - self.moe_layers
 
     @property
     def attn_v_dim(self):
         """Value width per head: ``v_head_dim`` when set (MLA), else ``head_dim``."""
-        return _where(self._g("v_head_dim") > 0, self._g("v_head_dim"), self._g("head_dim"))
+        return _where(self.numeric("v_head_dim") > 0, self.numeric("v_head_dim"), self.numeric("head_dim"))
 
     # ------------------------------------------------------------------ parameter counts
     def attention_params_per_layer(self):
@@ -323,28 +324,28 @@ class ModelSpec:
         Standard: ``h H d + h K d + h K d_v + H d_v h`` (+ biases per ``attention_bias``,
         + ``2 d`` for ``qk_norm``). MLA: see the module docstring. Excludes the block's input norm.
         """
-        h, heads, kv, d = self._g("hidden_size"), self._g("num_heads"), self._g("num_kv_heads"), self._g("head_dim")
+        h, heads, kv, d = self.numeric("hidden_size"), self.numeric("num_heads"), self.numeric("num_kv_heads"), self.numeric("head_dim")
         dv = self.attn_v_dim
         standard = h * heads * d + h * kv * d + h * kv * dv + heads * dv * h
-        ab = self._g("attention_bias")
+        ab = self.numeric("attention_bias")
         qkv_bias = heads * d + kv * d + kv * dv
         bias = _where(ab == 1, qkv_bias + h, _where(ab == 2, qkv_bias, 0))
-        r_q, r_kv, d_r = self._g("q_lora_rank"), self._g("kv_lora_rank"), self._g("qk_rope_head_dim")
+        r_q, r_kv, d_r = self.numeric("q_lora_rank"), self.numeric("kv_lora_rank"), self.numeric("qk_rope_head_dim")
         q = _where(r_q > 0, h * r_q + r_q + r_q * heads * d, h * heads * d)
         kv_proj = h * (r_kv + d_r) + r_kv + r_kv * heads * ((d - d_r) + dv)
         mla = q + kv_proj + heads * dv * h
-        return _where(self.is_mla, mla, standard + bias) + self._g("qk_norm") * 2 * d
+        return _where(self.is_mla, mla, standard + bias) + self.numeric("qk_norm") * 2 * d
 
     def expert_params(self):
         """Weights of one routed or shared expert: ``m h f_e + mlp_bias ((m - 1) f_e + h)``."""
-        h, fe = self._g("hidden_size"), self._g("expert_ffn_size")
-        m = 2 + self._g("gated_mlp")
-        return m * h * fe + self._g("mlp_bias") * ((m - 1) * fe + h)
+        h, fe = self.numeric("hidden_size"), self.numeric("expert_ffn_size")
+        m = 2 + self.numeric("gated_mlp")
+        return m * h * fe + self.numeric("mlp_bias") * ((m - 1) * fe + h)
 
     def router_params(self):
         """Router weights of one MoE layer: ``h E + router_bias E``."""
-        e = self._g("num_experts")
-        return self._g("hidden_size") * e + self._g("router_bias") * e
+        e = self.numeric("num_experts")
+        return self.numeric("hidden_size") * e + self.numeric("router_bias") * e
 
     def mlp_params_per_layer(self, layer_is_moe=False, active=False):
         """Weights of one MLP block.
@@ -353,31 +354,31 @@ class ModelSpec:
         MoE: ``(E + S) expert + router``; with ``active=True`` only the ``k`` routed experts a
         token uses: ``(k + S) expert + router``. ``layer_is_moe`` may be a boolean array.
         """
-        h, f = self._g("hidden_size"), self._g("ffn_size")
-        m = 2 + self._g("gated_mlp")
-        dense = m * h * f + self._g("mlp_bias") * ((m - 1) * f + h)
-        routed = _where(active, self._g("experts_per_token"), self._g("num_experts"))
-        moe = (routed + self._g("num_shared_experts")) * self.expert_params() + self.router_params()
+        h, f = self.numeric("hidden_size"), self.numeric("ffn_size")
+        m = 2 + self.numeric("gated_mlp")
+        dense = m * h * f + self.numeric("mlp_bias") * ((m - 1) * f + h)
+        routed = _where(active, self.numeric("experts_per_token"), self.numeric("num_experts"))
+        moe = (routed + self.numeric("num_shared_experts")) * self.expert_params() + self.router_params()
         return _where(layer_is_moe, moe, dense)
 
     def norm_params_per_layer(self):
         """Weights of the per-layer norms: ``(2 - parallel_block) (1 + layernorm) h``."""
-        return (2 - self._g("parallel_block")) * (1 + self._g("layernorm")) * self._g("hidden_size")
+        return (2 - self.numeric("parallel_block")) * (1 + self.numeric("layernorm")) * self.numeric("hidden_size")
 
     def final_norm_params(self):
         """Weights of the final norm before the LM head: ``(1 + layernorm) h``."""
-        return (1 + self._g("layernorm")) * self._g("hidden_size")
+        return (1 + self.numeric("layernorm")) * self.numeric("hidden_size")
 
     def embedding_params(self):
         """Token embedding + untied LM head + learned position table.
 
         ``V h + (1 - tied_embeddings) V h + learned_pos_emb max_context h``.
         """
-        v, h = self._g("vocab_size"), self._g("hidden_size")
-        return (2 - self._g("tied_embeddings")) * v * h + self._g("learned_pos_emb") * self._g("max_context") * h
+        v, h = self.numeric("vocab_size"), self.numeric("hidden_size")
+        return (2 - self.numeric("tied_embeddings")) * v * h + self.numeric("learned_pos_emb") * self.numeric("max_context") * h
 
     def _layer_params(self, active: bool):
-        n = self._g("num_layers")
+        n = self.numeric("num_layers")
         return (
             n * (self.attention_params_per_layer() + self.norm_params_per_layer())
             + self.dense_layers * self.mlp_params_per_layer(False)
@@ -411,9 +412,9 @@ class ModelSpec:
         Standard attention: ``L K (d + d_v) = 2 L K d``. MLA: ``L (kv_lora_rank + qk_rope_head_dim)``
         (compressed latent + shared RoPE key; DeepSeek-V2 paper arXiv 2405.04434 Sec. 2.1).
         """
-        n = self._g("num_layers")
-        standard = n * self._g("num_kv_heads") * (self._g("head_dim") + self.attn_v_dim)
-        mla = n * (self._g("kv_lora_rank") + self._g("qk_rope_head_dim"))
+        n = self.numeric("num_layers")
+        standard = n * self.numeric("num_kv_heads") * (self.numeric("head_dim") + self.attn_v_dim)
+        mla = n * (self.numeric("kv_lora_rank") + self.numeric("qk_rope_head_dim"))
         return _where(self.is_mla, mla, standard)
 
     def kv_cache_bytes_per_token(self, bytes_per_elem=2):
