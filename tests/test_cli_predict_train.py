@@ -95,8 +95,7 @@ def test_calibration_profile_changes_the_prediction(run):
     from simulator.calibration.profile import default_profile_path
 
     prof = default_profile_path("A100-SXM4-80GB").with_name("a100-sxm4-80gb-vidur.json")
-    if not prof.exists():
-        pytest.skip(f"calibration profile not found: {prof}")
+    assert prof.exists(), f"the committed calibration profile is missing: {prof}"
     args = [*BASE, "--gpus", "64", "--tp", "8", "--pp", "8", "--global-batch", "64", "--json"]
     _, out0, _ = run(*args)
     code, out1, _ = run(*args, "--calibration", str(prof))

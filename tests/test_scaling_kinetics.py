@@ -94,13 +94,7 @@ def test_eflops_frontier_prefers_larger_models_than_flops():
 def test_catalog_intensity():
     """The B200 intensity from the hardware catalog is close to the paper's 562.5 FLOP/byte
     (4.5 PFLOP/s FP8 / 8 TB/s); 10 % allows for datasheet variants (HGX vs DGX clocks)."""
-    hw = pytest.importorskip("hardware_db")
-    if not hasattr(hw, "load_device"):
-        pytest.skip("hardware_db.load_device not available yet")
-    try:
-        intensity = k.intensity_from_device("b200", "fp8")
-    except hw.HardwareError as err:
-        pytest.skip(str(err))
+    intensity = k.intensity_from_device("b200", "fp8")
     assert intensity == pytest.approx(k.B200_INTENSITY, rel=0.10)
     with jax.enable_x64(True):
         c = k.dense_cost(k.qwen3_shape("qwen3-8b"), 200, 32768, 1, intensity)
