@@ -49,6 +49,7 @@ def calibrate(
     profile: Path | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
     classes: bool = typer.Option(True, "--classes/--single-curve", help="Also fit one curve per kernel class (gemm, attention, elementwise, collective); --single-curve writes only the device-wide curve."),
     shared_overhead: bool = typer.Option(False, "--shared-overhead/--class-overhead", help="Per-class fit: one kernel overhead for all classes instead of one per class."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile, its path and notes as JSON (SI units)."),
 ) -> None:
     """Measure kernels on this machine (or read a published table), fit efficiency and write a profile."""
     from hardware_db import load_device
@@ -98,8 +99,13 @@ def calibrate(
                                      per_dtype=per_dtype, raise_peaks=(dev.kind == "cpu"), steps=steps, software=env,
                                      classes=classes, shared_overhead=shared_overhead)
         notes += more
-        typer.echo(f"measurements: {Path(out) / 'measurements.parquet'}")
+        notes.append(f"measurements: {Path(out) / 'measurements.parquet'}")
     path = write_profile(prof, profile or Path(out) / f"{profile_slug(dev.name)}.json")
+    if as_json:
+        from cli.render import print_json
+
+        print_json({"profile_path": str(path), "notes": notes, "profile": prof.to_dict()})
+        return
     for n in notes:
         typer.echo(f"note: {n}")
     e = prof.efficiency

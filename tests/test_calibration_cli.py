@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import typer
 from conftest import require_dataset
 from typer.testing import CliRunner
@@ -35,10 +36,14 @@ def test_register_adds_two_top_level_commands():
 def test_calibrate_from_table_and_validate_json(tmp_path):
     _need_llmc_a100()
     app = _app()
-    r = CliRunner().invoke(app, ["calibrate", "--from-table", "llmcompass-a100", "--out", str(tmp_path), "--steps", "300"])
+    r = CliRunner().invoke(app, ["calibrate", "--from-table", "llmcompass-a100", "--out", str(tmp_path), "--steps", "300",
+                                 "--json"])
     assert r.exit_code == 0, r.output
+    printed = json.loads(r.stdout)
+    assert printed["profile_path"] == str(tmp_path / "a100-sxm4-80gb.json")
     prof = read_profile(tmp_path / "a100-sxm4-80gb.json")
     assert prof.device == "A100-SXM4-80GB" and prof.source.startswith("llmcompass-a100")
+    assert printed["profile"]["efficiency"] == pytest.approx(prof.efficiency)
     r = CliRunner().invoke(app, ["validate", "--source", "llmcompass-a100", "--calibration",
                                  str(tmp_path / "a100-sxm4-80gb.json"), "--json"])
     assert r.exit_code == 0, r.output

@@ -350,7 +350,9 @@ def run_suite(
 
     cols = (TextColumn("[bold]calibrate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             TextColumn("{task.description}"))
-    with Progress(*cols, disable=not progress, transient=False) as bar:
+    from rich.console import Console
+
+    with Progress(*cols, disable=not progress, transient=False, console=Console(stderr=True)) as bar:
         task = bar.add_task("", total=len(todo))
         try:
             for start in range(0, len(todo), chunk):
