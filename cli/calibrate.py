@@ -49,14 +49,20 @@ def calibrate(
     profile: Path | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
     classes: bool = typer.Option(True, "--classes/--single-curve", help="Also fit one curve per kernel class (gemm, attention, elementwise, collective); --single-curve writes only the device-wide curve."),
     shared_overhead: bool = typer.Option(False, "--shared-overhead/--class-overhead", help="Per-class fit: one kernel overhead for all classes instead of one per class."),
+    gemm_shape: bool = typer.Option(True, "--gemm-shape/--no-gemm-shape", help="Per-class fit: also fit the GEMM-shape term gemm_rows_half (padded work F (M + R) / M for M GEMM rows)."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile, its path and notes as JSON (SI units)."),
 ) -> None:
     """Measure kernels on this machine (or read a published table), fit efficiency and write a profile."""
     from hardware_db import load_device
     from simulator.calibration import measured, suite
     from simulator.calibration.fit import fit_profile
-    from simulator.calibration.profile import profile_slug, write_profile
+    from simulator.calibration.profile import check_profile_path, profile_slug, write_profile
 
+    # before measuring or fitting, not after: where the profile (and measurements) will be written
+    if profile is not None:
+        check_profile_path(profile)
+    else:
+        suite.check_out_dir(out)
     notes: list[str] = []
     if from_table is not None:
         key = from_table.lower()
@@ -74,7 +80,7 @@ def calibrate(
         with _status(f"fitting {len(rows)} rows of {key} ({steps} Adam steps x 8 starts)"):
             prof, notes = fit_profile(rows, dev, source=src, backend="table", table=key,
                                       per_dtype=per_dtype, steps=steps, train_groups=train_groups,
-                                      classes=classes, shared_overhead=shared_overhead)
+                                      classes=classes, shared_overhead=shared_overhead, gemm_shape=gemm_shape)
     else:
         import jax
 
@@ -97,7 +103,7 @@ def calibrate(
             prof, more = fit_profile(rows, dev, source=f"simlab kernel suite on {env['device_kind'] or backend} "
                                      f"({'quick' if quick else 'full'}, {len(rows)} kernels)", backend=backend,
                                      per_dtype=per_dtype, raise_peaks=(dev.kind == "cpu"), steps=steps, software=env,
-                                     classes=classes, shared_overhead=shared_overhead)
+                                     classes=classes, shared_overhead=shared_overhead, gemm_shape=gemm_shape)
         notes += more
         notes.append(f"measurements: {Path(out) / 'measurements.parquet'}")
     path = write_profile(prof, profile or Path(out) / f"{profile_slug(dev.name)}.json")
@@ -132,8 +138,6 @@ def validate(
     device: str = typer.Option("host-cpu", "--device", help="cpu: catalog name of the device JAX runs on (a GPU's name when JAX sees a GPU)."),
 ) -> None:
     """Predicted vs measured: median and p90 absolute % error and bias, before and after calibration."""
-    import pandas as pd
-
     from simulator.calibration import validate as V
 
     key = source.lower()
@@ -143,9 +147,9 @@ def validate(
     if key == "cpu":
         meas = None
         if measurements is not None:
-            if not measurements.is_file():
-                raise CalibrationError(f"--measurements {measurements} not found")
-            meas = pd.read_parquet(measurements)
+            from simulator.calibration.suite import load_measurements
+
+            meas = load_measurements(measurements)
         table, _, _, notes = V.validate_cpu(meas, device_name=device, progress=not as_json)
         notes.append("calibrated on half the kernel sizes of this machine's suite, errors on the other half")
     elif key == "measured-public":

@@ -110,6 +110,9 @@ def _emit(result, as_json: bool, title: str) -> None:
 def _fit_generic(law: str, csv: Path, columns: str | None, bootstrap: int, seed: int, as_json: bool, plot: Path | None):
     if law not in GENERIC_LAWS:
         raise FitError(f"unknown law {law!r} for fitting; fit one of {', '.join(GENERIC_LAWS)}")
+    from fitters.plots import check_plot_path
+
+    check_plot_path(plot)  # before the fit, not after it
     df = _read_csv(csv)
     mapping = _parse_columns(columns)
     unknown = [k for k in mapping if k not in (*GENERIC_LAWS[law], "C")]
@@ -186,7 +189,9 @@ def fit_chinchilla_cmd(
 ) -> None:
     """Chinchilla Approach 3 (Hoffmann et al. 2022) on a published dataset: sum-Huber, 4,500 starts."""
     from fitters.chinchilla import epoch_points, fit_chinchilla
+    from fitters.plots import check_plot_path
 
+    check_plot_path(plot)  # before the fit, not after it
     if dataset != "epoch-chinchilla":
         from fitters.registry import get_spec
 
@@ -211,8 +216,11 @@ def fit_steplaw_cmd(
     json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Step Law (Li et al. 2025): eta*(N, D) and B*(D) from an LR x batch-size grid."""
+    from fitters.plots import check_plot_path
     from fitters.registry import load_csv
     from fitters.steplaw import fit_steplaw
+
+    check_plot_path(plot)  # before the fit, not after it
 
     if dataset not in ("steplaw-dense", "steplaw-moe"):
         from fitters.registry import get_spec

@@ -41,17 +41,35 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit with its status.
 
-    The parser's own usage errors exit 2 (standalone mode); a ``SimlabError`` from the library is
-    printed as one line on stderr and also exits 2, without a traceback.
+    The parser's own usage errors (unknown option or command, a value of the wrong type) and a
+    ``SimlabError`` from the library are both printed as one line ``error: ...`` on stderr and exit
+    2, without a traceback; a group called without a command prints its help and exits 2.
     """
+    try:  # recent typer vendors click as typer._click; older releases use click itself
+        from typer._click import exceptions as click_exc
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click import exceptions as click_exc
+    no_args_help = getattr(click_exc, "NoArgsIsHelpError", ())  # click >= 8.2
+
     try:
-        app(args=argv, prog_name="simlab")
+        rv = app(args=argv, prog_name="simlab", standalone_mode=False)
+    except no_args_help as err:
+        typer.echo(err.ctx.get_help())
+        sys.exit(2)
+    except click_exc.ClickException as err:
+        where = f"{err.ctx.command_path}: " if getattr(err, "ctx", None) is not None else ""
+        print(f"error: {where}{' '.join(err.format_message().split())}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
     except SimlabError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,32 @@ def _positive(name: str, v: float | None) -> None:
         raise LawError(f"--{name} must be a positive number, got {v}")
 
 
+def _check_result(out: dict) -> dict:
+    """Refuse a non-finite prediction (inputs outside the law's range) and a sub-parameter model."""
+    import math
+
+    if "compute_flop" in out:
+        given = f"--compute {out['compute_flop']:g}"
+    else:
+        given = ", ".join(f"--{k} {out[k]:g}" for k in ("params", "tokens", "streams") if k in out)
+    for key in ("loss", "params", "tokens", "lr", "batch_tokens"):
+        v = out.get(key)
+        if v is not None and not math.isfinite(v):
+            raise LawError(f"law {out['law']!r} gives {key} = {v} for {given}; allowed: inputs in the law's "
+                           "range (e.g. --params >= 1e6, --tokens >= 1e6)")
+    if "compute_flop" in out and out["params"] < 1:
+        raise LawError(f"--compute {out['compute_flop']:g} FLOP is too small: the optimal model has "
+                       f"N = {out['params']:.3g} parameters; allowed: a budget giving N >= 1 (e.g. --compute 1e18)")
+    return out
+
+
 def predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None, streams: float) -> dict:
     """Library-level body of the command (returns a dict with SI units)."""
+    return _check_result(_predict_loss(law_name, params, tokens, compute, streams))
+
+
+def _predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None,
+                  streams: float) -> dict:
     import jax
 
     from scaling_laws.base import get_param_set

@@ -91,7 +91,7 @@ def run_command(
 def summarize_command(
     results: Path = typer.Argument(..., help="A sweep output folder (written by `simlab sweep`)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Write the CSV tables only."),
-    top: int = typer.Option(20, "--top", help="Rows of each table shown (all are written to _summary/)."),
+    top: int = typer.Option(20, "--top", min=1, help="Rows of each table shown (all are written to _summary/)."),
     json_output: bool = _JSON,
 ) -> None:
     """Best configuration per model and hardware, Pareto fronts (latency vs throughput, cost vs time)."""

@@ -126,6 +126,9 @@ def fit_chinchilla(
         bootstrap_max_iter: iteration cap of a bootstrap refit (warm-started at the optimum).
     """
     pts = check_points(5, N=N, D=D, L=L)
+    if np.ptp(pts["L"]) == 0:
+        raise FitError(f"column 'L' is constant ({pts['L'][0]:g} in every row): the exponents alpha, beta cannot be "
+                       "identified; allowed: losses that vary with N and D")
     grid = hoffmann_grid() if starts is None else np.asarray(starts, dtype=np.float64)
     if grid.ndim != 2 or grid.shape[1] != 5:
         raise FitError(f"starts must have shape (S, 5) for (a, b, e, alpha, beta), got {grid.shape}")

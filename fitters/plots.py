@@ -6,7 +6,29 @@ from pathlib import Path
 
 import numpy as np
 
+from fitters.errors import FitError
 from fitters.result import FitResult
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def check_plot_path(path: str | Path | None) -> Path | None:
+    """``path`` as a Path if a plot can be written there; FitError naming --plot otherwise.
+
+    Refused: an existing folder, a folder that does not exist or is a file, a suffix matplotlib
+    would not write (allowed: .png, .pdf, .svg, .jpg).
+    """
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise FitError(f"--plot '{p}' is a folder; allowed: a file path such as fit.png")
+    if p.suffix.lower() not in PLOT_SUFFIXES:
+        raise FitError(f"--plot '{p}' has suffix {p.suffix or '(none)'!r}; allowed: {', '.join(PLOT_SUFFIXES)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise FitError(f"--plot '{p}': folder '{parent}' does not exist (or is a file); create it first")
+    return p
 
 
 def _figure(ncols: int):
@@ -21,10 +43,11 @@ def _figure(ncols: int):
 def plot_chinchilla_fit(result: FitResult, N, D, L, path: str | Path | None = None):
     """Fitted surface with isoFLOP curves, residuals, and bootstrap distributions (if any).
 
-    Returns the matplotlib Figure; writes it to ``path`` when given.
+    Returns the matplotlib Figure; writes it to ``path`` when given (see :func:`check_plot_path`).
     """
     import jax
 
+    path = check_plot_path(path)
     from scaling_laws import chinchilla as law
 
     N, D, L = (np.asarray(v, dtype=np.float64) for v in (N, D, L))
@@ -64,8 +87,9 @@ def plot_chinchilla_fit(result: FitResult, N, D, L, path: str | Path | None = No
 
 def plot_steplaw_fit(result: FitResult, path: str | Path | None = None):
     """Bootstrap distributions of the Step Law exponents."""
+    path = check_plot_path(path)
     if not result.samples:
-        raise ValueError("plot_steplaw_fit needs a fit with bootstrap samples")
+        raise FitError("--plot needs bootstrap samples for Step Law; allowed: --bootstrap >= 2")
     fig = _figure(3)
     for ax, k in zip(fig.subplots(1, 3), ("lr_coefN", "lr_coefD", "bs_coefD"), strict=True):
         ax.hist(result.samples[k], bins=40)

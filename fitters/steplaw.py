@@ -14,6 +14,8 @@ normal equations (X^T W X) beta = X^T W y are solved in one batched ``numpy.lina
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fitters.errors import FitError
@@ -36,6 +38,12 @@ def _check_frame(df):
 
 def near_optimal_runs(df, tolerance: float = 0.0025):
     """Rows within ``tolerance`` (relative) of their (N, D) cell's minimum smoothed loss."""
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        tol = math.nan
+    if isinstance(tolerance, bool) or not math.isfinite(tol) or tol <= 0:
+        raise FitError(f"tolerance = {tolerance!r}; allowed: a finite relative loss > 0 (e.g. 0.0025)")
     _check_frame(df)
     lmin = df.groupby(["N", "D"])["smooth loss"].transform("min")
     return df[(df["smooth loss"] / lmin - 1.0).abs() < tolerance]

@@ -27,7 +27,9 @@ KINDS = ("gpu", "tpu", "rdu", "npu", "soc", "cpu")
 EFFICIENCY_CLASSES = ("gemm", "attention", "elementwise", "collective")
 #: Fields a class may override (``collective`` only the link efficiency; the others everything else).
 CLASS_FIELDS: dict[str, tuple[str, ...]] = {
-    "gemm": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
+    # gemm_rows_half: optional GEMM-shape term, a GEMM of M output rows computes the padded work
+    # F (M + gemm_rows_half) / M (simulator.roofline.gemm_kernel_time_s); absent or 0 = off
+    "gemm": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s", "gemm_rows_half"),
     "attention": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
     "elementwise": ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s"),
     "collective": ("link",),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,11 @@ class HwSpec:
       device-wide field, so results are identical. ``link_eff`` is the ``collective`` class's link
       efficiency (the device-wide one unless overridden). ``simulator.serving`` picks each
       operator's class with ``ops.OP_EFF_CLASS``.
+    - ``gemm_rows_half``: the ``gemm`` class's GEMM-shape term (``Efficiency.classes["gemm"]
+      ["gemm_rows_half"]``): a GEMM of ``M`` output rows computes the padded work
+      ``F (M + gemm_rows_half) / M`` (``simulator.roofline.gemm_kernel_time_s``); 0 = off (the default).
+      ``gemm_shape`` (static): whether the term is in the computation at all; False keeps the
+      compiled cost model exactly as it was without the term (bit-for-bit).
     """
 
     matrix_flops_per_s: jax.Array
@@ -74,6 +79,8 @@ class HwSpec:
     class_compute_half_flop: jax.Array
     class_memory_half_bytes: jax.Array
     class_kernel_overhead_s: jax.Array
+    gemm_rows_half: jax.Array | float = 0.0
+    gemm_shape: bool = field(default=False, metadata={"static": True})
 
     def replace(self, **changes) -> HwSpec:
         """A copy with some numbers changed (e.g. ``mem_bytes_per_s=...`` for what-if studies).
@@ -82,7 +89,9 @@ class HwSpec:
         entries that inherited it (equal to the old device-wide value) unless the matching
         ``class_*`` field is given too, so what-if studies behave as before classes existed.
         """
-        out = {k: jnp.asarray(v, dtype=float) for k, v in changes.items()}
+        out = {k: (bool(v) if k == "gemm_shape" else jnp.asarray(v, dtype=float)) for k, v in changes.items()}
+        if "gemm_rows_half" in out and "gemm_shape" not in out:
+            out["gemm_shape"] = True
         for wide, per in CLASS_FIELD_OF.items():
             if wide in out and per not in out:
                 old = getattr(self, wide)[..., None]
@@ -163,7 +172,9 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
     per_class = [eff.for_class(c) for c in HW_CLASSES]
     for wide, per in CLASS_FIELD_OF.items():
         arrays[per] = jnp.asarray([float(c[_EFF_NAME[wide]]) for c in per_class], dtype=float)
-    return HwSpec(**arrays)
+    rows_half = float(eff.for_class("gemm").get("gemm_rows_half", 0.0))
+    arrays["gemm_rows_half"] = jnp.asarray(rows_half, dtype=float)
+    return HwSpec(**arrays, gemm_shape=rows_half > 0)
 
 
 def stack_hw(specs) -> HwSpec:
@@ -171,6 +182,8 @@ def stack_hw(specs) -> HwSpec:
     specs = list(specs)
     if not specs:
         raise ConfigError("stack_hw: needs at least one HwSpec")
+    if any(s.gemm_shape for s in specs):  # one static flag for the stack (rows_half 0 = off per device)
+        specs = [dataclasses.replace(s, gemm_shape=True) for s in specs]
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *specs)
 
 
@@ -180,6 +193,8 @@ def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
     spec = build_hw(hw, compute_dtype)
     out = {}
     for f in dataclasses.fields(HwSpec):
+        if f.name == "gemm_shape":
+            continue
         v = getattr(spec, f.name)
         if f.name in CLASS_FIELD_OF.values():
             out.update({f"{f.name}.{c}": float(v[i]) for i, c in enumerate(HW_CLASSES)})
@@ -188,6 +203,6 @@ def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
     return out
 
 
-HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec))
+HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec) if f.name != "gemm_shape")
 
 __all__ = ["CLASS_FIELD_OF", "HW_CLASSES", "HW_FIELDS", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]

@@ -54,6 +54,7 @@ attention) and dispatched with an all-to-all.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import jax
@@ -198,7 +199,10 @@ class OpCost:
     flops: FLOP (matrix units for gemm/attention kinds, vector units for vector kinds);
     weight_bytes: bytes read from the tier holding the weights; act_bytes: activation bytes
     read + written in main memory; kv_bytes: KV-cache bytes read + written; comm_bytes: payload of
-    the collective per device (bytes, before the algorithm's factor); kernels: kernel launches.
+    the collective per device (bytes, before the algorithm's factor); kernels: kernel launches;
+    rows: output rows ``M`` of one GEMM call (tokens per device for the projections and the LM head,
+    tokens per expert for MoE experts; 0 = not a GEMM / unknown), read by the GEMM-shape term
+    (``simulator.roofline.gemm_row_utilisation``). ``scaled`` keeps ``rows``; ``+`` keeps the larger.
     """
 
     flops: jax.Array
@@ -207,12 +211,16 @@ class OpCost:
     kv_bytes: jax.Array
     comm_bytes: jax.Array
     kernels: jax.Array
+    rows: jax.Array | float = 0.0
 
     def scaled(self, factor) -> OpCost:
-        return jax.tree_util.tree_map(lambda x: x * factor, self)
+        rows = self.rows
+        out = jax.tree_util.tree_map(lambda x: x * factor, self)
+        return dataclasses.replace(out, rows=rows)
 
     def __add__(self, other: OpCost) -> OpCost:
-        return jax.tree_util.tree_map(jnp.add, self, other)
+        out = jax.tree_util.tree_map(jnp.add, self, other)
+        return dataclasses.replace(out, rows=jnp.maximum(self.rows, other.rows))
 
     @property
     def bytes(self):
@@ -220,8 +228,8 @@ class OpCost:
         return self.weight_bytes + self.act_bytes + self.kv_bytes
 
 
-def _op(flops=0.0, weight_bytes=0.0, act_bytes=0.0, kv_bytes=0.0, comm_bytes=0.0, kernels=1.0) -> OpCost:
-    return OpCost(*(_f(v) for v in (flops, weight_bytes, act_bytes, kv_bytes, comm_bytes, kernels)))
+def _op(flops=0.0, weight_bytes=0.0, act_bytes=0.0, kv_bytes=0.0, comm_bytes=0.0, kernels=1.0, rows=0.0) -> OpCost:
+    return OpCost(*(_f(v) for v in (flops, weight_bytes, act_bytes, kv_bytes, comm_bytes, kernels, rows)))
 
 
 def _gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, weight_elems=None) -> OpCost:
@@ -233,6 +241,7 @@ def _gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, wei
         weight_bytes=welems * wb,
         act_bytes=gemm_bytes(m, n, k, prec.act_bytes, 0.0, prec.act_bytes),
         kernels=kernels,
+        rows=m,
     )
 
 
@@ -404,6 +413,9 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
     fs = _f(model.num_shared_experts) * fe / tp_f
     moe = (e > 0).astype(t.dtype)
     a2a = jnp.where(split, 2.0 * (t / tp_f) * k * h * prec.act_bytes, 0.0)
+    # GEMM rows of one expert call: tokens per expert that is hit (uniform routing), >= 1
+    hit = expected_distinct_experts(e, k, t_g)
+    per_expert_rows = jnp.where(e > 0, t_g * k / jnp.maximum(hit, 1e-30), 0.0)
     return {
         "router": _gemm(t, e, h, prec, weight_bytes_per_elem=prec.act_bytes).scaled(moe)
         + _op(flops=SOFTMAX_FLOP_PER_SCORE * t * e, kernels=1.0).scaled(moe),
@@ -412,6 +424,7 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
             weight_bytes=up_w * prec.weight_bytes,
             act_bytes=pairs * (h + gate * fe) * prec.act_bytes,
             kernels=moe,
+            rows=per_expert_rows,
         ),
         "moe_act": _vector(pairs * fe, ACTIVATION_FLOP_PER_ELEM, prec.act_bytes, reads=gate).scaled(moe),
         "moe_down": _op(
@@ -419,6 +432,7 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
             weight_bytes=down_w * prec.weight_bytes,
             act_bytes=pairs * (fe + h) * prec.act_bytes,
             kernels=moe,
+            rows=per_expert_rows,
         ),
         "shared_up": _gemm(t, gate * fs, h, prec, kernels=(fs > 0)),
         "shared_act": _vector(t * fs, ACTIVATION_FLOP_PER_ELEM, prec.act_bytes, reads=gate, kernels=(fs > 0)),
@@ -469,6 +483,7 @@ def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str,
             flops=gemm_flops(lm, v_local, h),
             weight_bytes=h * v_local * prec.weight_bytes,
             act_bytes=lm * h * prec.act_bytes + lm * v_local * LOGITS_BYTES,
+            rows=lm,
         ),
         "logits_softmax": _vector(lm * v_local, SOFTMAX_FLOP_PER_SCORE, LOGITS_BYTES),
         "logits_gather": _op(comm_bytes=jnp.where(_f(tp) > 1, lm * v_local * LOGITS_BYTES, 0.0),

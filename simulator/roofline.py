@@ -58,6 +58,42 @@ def kernel_time_s(
     return jnp.maximum(t_compute, t_memory) + jnp.where(busy, kernel_overhead_s, 0.0)
 
 
+def gemm_row_utilisation(rows, rows_half):
+    """Row-utilisation factor ``u(M) = M / (M + rows_half)`` of a GEMM with ``M`` output rows.
+
+    A smooth stand-in for tile quantisation (a GEMM with ``M`` rows runs ``ceil(M / tile)`` row
+    tiles, so a fraction ``M / (ceil(M / tile) tile)`` of the tile rows does useful work; NVIDIA,
+    "Matrix Multiplication Background User's Guide", tile and wave quantisation). ``rows_half`` is
+    the row count at which half the rows are wasted. 1 where ``rows_half`` is 0 (off) or ``rows`` is
+    0 (not a GEMM / unknown shape).
+    """
+    rows = jnp.asarray(rows)
+    on = (rows > 0) & (jnp.asarray(rows_half) > 0)
+    return jnp.where(on, rows / jnp.where(on, rows + rows_half, 1.0), 1.0)
+
+
+def gemm_kernel_time_s(
+    flops,
+    bytes_moved,
+    peak_flops_per_s,
+    bandwidth_bytes_per_s,
+    compute_efficiency,
+    memory_efficiency,
+    half_flop,
+    half_bytes,
+    kernel_overhead_s,
+    rows=0.0,
+    rows_half=0.0,
+):
+    """:func:`kernel_time_s` of a GEMM with ``rows`` output rows (``M``): the compute term runs the
+    padded work ``flops / u`` with ``u`` = :func:`gemm_row_utilisation` ``(rows, rows_half)``, i.e.
+    ``t_c = (F / u + F_half) / (P e_c)`` (wasted tile rows cost FLOP; the start-up work ``F_half``
+    does not scale); identical to :func:`kernel_time_s` where ``rows_half`` or ``rows`` is 0."""
+    padded = jnp.asarray(flops) / gemm_row_utilisation(rows, rows_half)
+    return kernel_time_s(padded, bytes_moved, peak_flops_per_s, bandwidth_bytes_per_s, compute_efficiency,
+                         memory_efficiency, half_flop, half_bytes, kernel_overhead_s)
+
+
 def is_compute_bound(flops, bytes_moved, peak_flops_per_s, bandwidth_bytes_per_s,
                      compute_efficiency, memory_efficiency, half_flop, half_bytes):
     """True where the compute term of :func:`kernel_time_s` dominates the memory term."""

@@ -72,7 +72,7 @@ from simulator.collectives import (
 )
 from simulator.errors import ConfigError
 from simulator.hw import HW_CLASSES, HwSpec, build_hw, slow_tier
-from simulator.roofline import compute_time_s, kernel_time_s, memory_time_s
+from simulator.roofline import compute_time_s, gemm_row_utilisation, kernel_time_s, memory_time_s
 from simulator.speculative import expected_tokens_per_step
 
 DEFAULT_WORKSPACE_BYTES = 1.0e9
@@ -158,7 +158,7 @@ def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded):
     """
     names = [n for n in ops if O.OP_KINDS[n] != O.COMM]
     st = {f: jnp.stack(jnp.broadcast_arrays(*[getattr(ops[n], f) for n in names]), axis=-1)
-          for f in ("flops", "weight_bytes", "act_bytes", "kv_bytes", "kernels")}
+          for f in ("flops", "weight_bytes", "act_bytes", "kv_bytes", "kernels", "rows")}
     is_vec = jnp.asarray([O.OP_KINDS[n] == O.VECTOR for n in names])
     peak = jnp.where(is_vec, hw.vector_flops_per_s[..., None], hw.matrix_flops_per_s[..., None])
     slow = jnp.where(hw.slow_bytes_per_s > 0, hw.slow_bytes_per_s, hw.mem_bytes_per_s)
@@ -169,12 +169,17 @@ def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded):
     # each operator's efficiency curve is its class's (ops.OP_EFF_CLASS -> HwSpec.class_*[..., i])
     cls = jnp.asarray([HW_CLASSES.index(O.OP_EFF_CLASS[n]) for n in names], dtype=int)
     e_c = jnp.take(hw.class_compute_eff, cls, axis=-1)
+    flops_c = st["flops"]
+    if hw.gemm_shape:  # GEMM-shape term of the gemm class: padded work F (M + gemm_rows_half) / M
+        is_gemm = jnp.asarray([O.OP_EFF_CLASS[n] == "gemm" for n in names])
+        flops_c = flops_c / gemm_row_utilisation(jnp.where(is_gemm, st["rows"], 0.0),
+                                                 jnp.asarray(hw.gemm_rows_half)[..., None])
     e_m = jnp.take(hw.class_memory_eff, cls, axis=-1)
     half_f = jnp.where(is_vec, 0.0, jnp.take(hw.class_compute_half_flop, cls, axis=-1) * st["kernels"])
     half_b = jnp.take(hw.class_memory_half_bytes, cls, axis=-1) * st["kernels"]
-    args = (st["flops"], eq_bytes, peak, hw.mem_bytes_per_s[..., None], e_c, e_m, half_f, half_b)
+    args = (flops_c, eq_bytes, peak, hw.mem_bytes_per_s[..., None], e_c, e_m, half_f, half_b)
     t = kernel_time_s(*args, jnp.take(hw.class_kernel_overhead_s, cls, axis=-1) * st["kernels"])
-    bound = jnp.where(compute_time_s(st["flops"], peak, e_c, half_f)
+    bound = jnp.where(compute_time_s(flops_c, peak, e_c, half_f)
                       >= memory_time_s(eq_bytes, hw.mem_bytes_per_s[..., None], e_m, half_b),
                       1, 0)
     return names, t, bound

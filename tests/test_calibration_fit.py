@@ -112,3 +112,26 @@ def test_per_class_fit_recovers_class_curves():
         assert error_stats(pred[sel], rows.time_s[sel])["median_abs_pct"] < 3.0, op
         worst[op] = error_stats(pred1[sel], rows.time_s[sel])["median_abs_pct"]
     assert max(worst.values()) > 10.0, worst  # one memory efficiency cannot serve 0.35 and 0.9
+
+
+def test_gemm_shape_term_is_recovered_and_off_by_default():
+    """GEMMs timed with compute efficiency x M / (M + 64): the per-class fit with ``gemm_shape``
+    recovers the row half-size; without the term no ``gemm_rows_half`` is written, and a curve
+    without it predicts exactly what it predicted before the term existed."""
+    rng = np.random.default_rng(2)
+    bw = 50e12  # compute-bound, so the row term is visible
+    ms = np.array([8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096], float)
+    ns = np.array([1024, 4096, 8192], float)
+    m, n = np.meshgrid(ms, ns)
+    rows = gemm_rows("syn", "gemm", m.ravel(), n.ravel(), 4096.0, 1.0, dtype="bf16")
+    classes = {"gemm": {"compute": 0.8, "compute_half_flop": 1e6, F.GEMM_SHAPE_FIELD: 64.0}}
+    t = F.predict_rows(rows, TRUE, PEAK["bf16"], bw, classes=classes)
+    t0 = F.predict_rows(rows, TRUE, PEAK["bf16"], bw, classes={"gemm": {"compute": 0.8, "compute_half_flop": 1e6}})
+    assert np.all(t >= t0) and np.any(t > 1.3 * t0)
+    rows["time_s"] = t * np.exp(rng.normal(0.0, 0.02, len(t)))
+    res = F.fit_efficiency(rows, PEAK["bf16"], bw, classes=True, gemm_shape=True, steps=800, starts=2)
+    assert res.classes["gemm"][F.GEMM_SHAPE_FIELD] == pytest.approx(64.0, rel=0.35)  # partly traded against F_half
+    off = F.fit_efficiency(rows, PEAK["bf16"], bw, classes=True, steps=800, starts=2)
+    assert F.GEMM_SHAPE_FIELD not in off.classes["gemm"]
+    pred = F.predict_rows(rows, res.params, PEAK["bf16"], bw, classes=res.classes)
+    assert error_stats(pred, rows.time_s)["median_abs_pct"] < 6.0

@@ -15,8 +15,13 @@ jobs, load average 4-6), 2026-11-26:
   XLA:CPU skinny GEMMs (M = 64) running at ~half the rate of squares of the same FLOP count, which
   the roofline cannot express (held-out GEMM error 15-32 %).
 
-We assert <= 35 % (1.6x the worst run; today's 50 % limit was set for the single curve), that
-calibration at least halves the catalog error, and print the single-curve errors beside it.
+Since then the per-class fit has a GEMM-shape term (``gemm_rows_half``: padded GEMM work
+F (M + R) / M) and the quick suite seven skinny GEMMs (M = 1 ... 256). Eight runs of the new suite,
+validated with and without the term on the same measurements, 2026-11-26: held-out median over all
+kernels 8.7-17.8 % with the term (9.4-20.2 % without), GEMMs 7.9-29.0 % (median of the runs 13 %;
+22 % without). We assert <= 30 % (1.7x the worst of those runs; it was 35 % before the term and
+50 % for the single curve), that calibration at least halves the catalog error, and print the
+single-curve errors beside it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from simulator.calibration.validate import compare, format_table, summarize, validate_cpu
 
-HELD_OUT_MEDIAN_PCT = 35.0
+HELD_OUT_MEDIAN_PCT = 30.0
 
 
 def test_cpu_held_out_error():

@@ -28,6 +28,11 @@ the link) gets its own ``e_c, e_m, F_half, B_half`` (and ``t_kernel`` unless
 ``shared_overhead=True``) in the same joint fit; elementwise rows are priced at the device's
 *vector* peak (fp32 when the catalog lists it), as the serving simulator prices them
 (``simulator.hw.HwSpec.vector_flops_per_s``). Per-dtype ``compute`` then applies to the GEMM class.
+
+GEMM-shape term (``gemm_shape=True``, per-class form): a GEMM of ``M`` output rows (column ``m``)
+computes the padded work ``F / u(M)``, ``u(M) = M / (M + R)``, ``R = softplus(w)`` > 0
+(``gemm_rows_half``; :func:`simulator.roofline.gemm_kernel_time_s`), fitted after the per-class fit
+and starting from it (kept only when it lowers the loss).
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ HUBER_DELTA = 0.1
 #: kernel classes with a roofline curve of their own (``collective`` rows fit the link instead)
 KERNEL_CLASSES = ("gemm", "attention", "elementwise")
 CLASS_CURVE_FIELDS = ("compute", "memory", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+#: optional GEMM-shape term of the ``gemm`` class (:func:`simulator.roofline.gemm_row_utilisation`)
+GEMM_SHAPE_FIELD = "gemm_rows_half"
+#: held-out choice (docs/calibration.md): the per-class fit of ``fit_profile`` fits the GEMM-shape term
+GEMM_SHAPE_DEFAULT = True
 #: held-out choice (docs/calibration.md): one kernel overhead per class fitted better than a shared one
 SHARED_OVERHEAD_DEFAULT = False
 
@@ -106,6 +115,49 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
+def _softplus(x):
+    x = np.asarray(x, dtype=float)
+    return np.logaddexp(0.0, x)
+
+
+def _inv_softplus(y):
+    y = np.asarray(y, dtype=float)
+    return y + np.log(-np.expm1(-y))
+
+
+def _huber_loss(rows: pd.DataFrame, pred) -> float:
+    """The fit's objective (:func:`_loss`) of predictions ``pred`` for ``rows``."""
+    w = 1.0 / rows.op.map(rows.op.value_counts()).to_numpy(float)
+    r = np.log(np.asarray(pred, dtype=float)) - np.log(rows.time_s.to_numpy(float))
+    a = np.abs(r)
+    h = np.where(a <= HUBER_DELTA, 0.5 * r * r, HUBER_DELTA * (a - 0.5 * HUBER_DELTA))
+    return float(np.sum(w / w.sum() * h) / HUBER_DELTA)
+
+
+def _warm(base, warm: FitResult, cls_names, dtypes, per_dtype, n_over, has_link):
+    """Start values (in place) from an earlier per-class fit ``warm`` (same rows, no shape term)."""
+    for i, c in enumerate(cls_names):
+        cv = warm.classes.get(c)
+        if not cv:
+            continue
+        base["u_compute"][i, :] = _logit(cv["compute"])
+        base["v_compute_half_flop"][i, :] = np.log(max(cv["compute_half_flop"], 1e-30))
+        base["u_memory"][i] = _logit(cv["memory"])
+        base["v_memory_half_bytes"][i] = np.log(max(cv["memory_half_bytes"], 1e-30))
+        if n_over > 1:
+            base["v_kernel_overhead_s"][i] = np.log(max(cv["kernel_overhead_s"], 1e-30))
+    if per_dtype and "gemm" in cls_names:
+        g = cls_names.index("gemm")
+        for j, d in enumerate(dtypes):
+            if d in warm.class_per_dtype:
+                base["u_compute"][g, j] = _logit(warm.class_per_dtype[d]["compute"])
+                base["v_compute_half_flop"][g, j] = np.log(max(warm.class_per_dtype[d]["compute_half_flop"], 1e-30))
+    if has_link and "collective" in warm.classes:
+        base["u_link"] = np.asarray(_logit(warm.classes["collective"]["link"]))
+    if warm.link_latency_s:
+        base["v_link_latency_s"] = np.asarray(np.log(warm.link_latency_s))
+
+
 def _predict(raw, fixed, data):
     """Predicted times (float64) from unconstrained ``raw`` params (see module doc)."""
     p = {**fixed, **raw}
@@ -115,7 +167,10 @@ def _predict(raw, fixed, data):
     e_m = jax.nn.sigmoid(p["u_memory"])[c]
     b_half = jnp.exp(p["v_memory_half_bytes"])[c]
     t_k = jnp.exp(p["v_kernel_overhead_s"])[jnp.minimum(c, p["v_kernel_overhead_s"].shape[-1] - 1)]
-    t_kernel = roofline.kernel_time_s(data["flops"], data["bytes_moved"], data["peak"], data["bandwidth"],
+    flops = data["flops"]
+    if "w_gemm_rows_half" in p:  # GEMM-shape term: padded work F / u(M), u = M / (M + softplus(w))
+        flops = flops / roofline.gemm_row_utilisation(data["gemm_rows"], jax.nn.softplus(p["w_gemm_rows_half"]))
+    t_kernel = roofline.kernel_time_s(flops, data["bytes_moved"], data["peak"], data["bandwidth"],
                                       e_c, e_m, f_half, b_half, t_k)
     e_l = jax.nn.sigmoid(p["u_link"])
     alpha = jnp.exp(p["v_link_latency_s"])
@@ -143,6 +198,8 @@ def fit_efficiency(
     seed: int = 0,
     classes: bool = False,
     shared_overhead: bool = SHARED_OVERHEAD_DEFAULT,
+    gemm_shape: bool = False,
+    warm_start: FitResult | None = None,
 ) -> FitResult:
     """Fit efficiency parameters to ``rows`` (columns ``flops``, ``bytes_moved``, ``time_s``, ``kind``,
     ``op``, ``dtype``, ``num_workers``; see :mod:`simulator.calibration.measured`).
@@ -153,6 +210,10 @@ def fit_efficiency(
     (module docstring; ``shared_overhead`` keeps one ``t_kernel`` for all classes); the result's
     ``classes`` then holds them and ``params`` the GEMM class's (device-wide fallback). Raises
     :class:`CalibrationError` on empty or non-positive input.
+
+    ``gemm_shape`` (with ``classes``): also fit the GEMM class's row half-size ``gemm_rows_half``
+    (``softplus(w)`` > 0; :func:`simulator.roofline.gemm_row_utilisation`, rows = column ``m``) and
+    return it in ``classes["gemm"]``.
     """
     need = {"flops", "bytes_moved", "time_s", "kind", "op", "dtype"}
     missing = need - set(rows.columns)
@@ -205,7 +266,10 @@ def fit_efficiency(
             "is_coll": jnp.asarray(is_coll),
             "is_ag": jnp.asarray((rows.op == "all_gather").to_numpy()),
             "num_workers": jnp.asarray(nw),
+            "gemm_rows": jnp.asarray(np.where(rc == "gemm", rows["m"].to_numpy(float), 0.0)
+                                     if "m" in rows else np.zeros(n)),
         }
+        shape_term = bool(gemm_shape and classes and "gemm" in cls_names and (np.asarray(data["gemm_rows"]) > 0).any())
         nd = len(dtypes)
         base = {
             "u_compute": np.full((nc, nd), _logit(init["compute"])),
@@ -217,6 +281,9 @@ def fit_efficiency(
             "v_link_latency_s": np.asarray(np.log(link_latency_s)),
         }
         free_keys = {f"u_{f}" if f in _BOUNDED else f"v_{f}" for f in fit_fields}
+        if shape_term:
+            base["w_gemm_rows_half"] = np.asarray(_inv_softplus(init.get(GEMM_SHAPE_FIELD) or 16.0))
+            free_keys |= {"w_gemm_rows_half"}
         if not has_link:
             free_keys -= {"u_link"}
         elif "link" in fit_fields:
@@ -225,11 +292,18 @@ def fit_efficiency(
         rng = np.random.default_rng(seed)
         # multi-start: the first start is ``init``; the others jitter every free parameter
         # (efficiencies by +-1.5 in logit, sizes/latencies by a factor up to e^3)
+        if warm_start is not None and classes:
+            _warm(base, warm_start, cls_names, dtypes, per_dtype, n_over, has_link)
         raw0 = {}
         for k in sorted(free_keys):
             v = np.broadcast_to(base[k], (starts,) + np.shape(base[k])).copy()
             scale = 1.5 if k.startswith("u_") else 3.0
-            v[1:] += rng.uniform(-scale, scale, size=v[1:].shape)
+            if k.startswith("w_"):  # softplus-positive: jitter the value by a factor up to e^3
+                v[1:] = _inv_softplus(_softplus(v[1:]) * np.exp(rng.uniform(-scale, scale, size=v[1:].shape)))
+                if warm_start is not None:  # the first start is the earlier fit with the term ~off
+                    v[0] = _inv_softplus(0.01)
+            else:
+                v[1:] += rng.uniform(-scale, scale, size=v[1:].shape)
             raw0[k] = jnp.asarray(v)
 
         opt = optax.adam(learning_rate)
@@ -272,6 +346,8 @@ def fit_efficiency(
     cls_out: dict[str, dict[str, float]] = {}
     if classes:
         cls_out = {c: curve(i) for i, c in enumerate(cls_names) if (rc == c).any()}
+        if shape_term:
+            cls_out["gemm"][GEMM_SHAPE_FIELD] = float(_softplus(p["w_gemm_rows_half"]))
         if has_link:
             cls_out["collective"] = {"link": params["link"]}
     return FitResult(params=params, per_dtype={} if classes else per, classes=cls_out,
@@ -296,6 +372,7 @@ def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s,
     rows = rows.reset_index(drop=True)
     n = len(rows)
     val = {f: np.full(n, params[f], dtype=float) for f in EFFICIENCY_FIELDS}
+    val[GEMM_SHAPE_FIELD] = np.zeros(n)
     dt = rows.dtype.astype(str).to_numpy()
     for d, pd_ in (per_dtype or {}).items():
         mask = dt == d
@@ -306,12 +383,17 @@ def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s,
         for c, over in classes.items():
             for f, v in over.items():
                 val[f][rc == c] = v
+        val[GEMM_SHAPE_FIELD][rc != "gemm"] = 0.0
         for d, pd_ in (class_per_dtype or {}).items():
             mask = (rc == "gemm") & (dt == d)
             val["compute"][mask] = pd_["compute"]
             val["compute_half_flop"][mask] = pd_["compute_half_flop"]
     with jax.enable_x64(True):
-        t_kernel = roofline.kernel_time_s(rows.flops.to_numpy(float), rows.bytes_moved.to_numpy(float),
+        flops = rows.flops.to_numpy(float)
+        if (val[GEMM_SHAPE_FIELD] > 0).any() and "m" in rows:
+            rows_m = np.where(val[GEMM_SHAPE_FIELD] > 0, rows["m"].to_numpy(float), 0.0)
+            flops = np.asarray(flops / roofline.gemm_row_utilisation(rows_m, val[GEMM_SHAPE_FIELD]))
+        t_kernel = roofline.kernel_time_s(flops, rows.bytes_moved.to_numpy(float),
                                           jnp.asarray(peak_flops_per_s, dtype=float),
                                           jnp.asarray(bandwidth_bytes_per_s, dtype=float),
                                           val["compute"], val["memory"], val["compute_half_flop"],
@@ -370,13 +452,15 @@ def measured_peaks(rows: pd.DataFrame, device) -> dict[str, float]:
 def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table", per_dtype: bool = False,
                 raise_peaks: bool = False, table: str = "", train_groups: list[str] | None = None,
                 steps: int = 1500, starts: int = 8, software: dict[str, str] | None = None,
-                classes: bool = True, shared_overhead: bool = SHARED_OVERHEAD_DEFAULT):
+                classes: bool = True, shared_overhead: bool = SHARED_OVERHEAD_DEFAULT,
+                gemm_shape: bool = GEMM_SHAPE_DEFAULT):
     """Fit ``rows`` measured on ``device`` and return ``(CalibrationProfile, notes)``.
 
     The profile's ``efficiency`` is the best single curve (device-wide: what consumers that know no
     kernel classes use); with ``classes`` a second, per-class fit (:func:`fit_efficiency` with
     ``classes=True``) fills ``classes`` / ``class_per_dtype``, which predictions then use per kernel
-    class. ``fit`` records the in-sample errors of both forms.
+    class. ``fit`` records the in-sample errors of both forms. ``gemm_shape``: the per-class fit
+    also fits the GEMM class's row half-size ``gemm_rows_half`` (rows with a GEMM shape ``m``).
 
     The catalog efficiency is the starting point. With ``raise_peaks`` the peaks that measurements
     beat are raised first (:func:`measured_peaks`, recorded in ``peaks_raised``); without it such a
@@ -421,6 +505,23 @@ def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table",
         cres = fit_efficiency(rows, vpeak, bw, link_bw, init=init, fit_fields=fields, per_dtype=per_dtype,
                               link_latency_s=max(lat, 1e-7), steps=steps, starts=starts, classes=True,
                               shared_overhead=shared_overhead)
+        if gemm_shape and "gemm" in cres.classes:
+            # then the GEMM-shape term, starting from that fit; it touches GEMM rows only, so only the
+            # GEMM class's curve is taken from it, and only if it lowers the loss of the GEMM rows
+            sres = fit_efficiency(rows, vpeak, bw, link_bw, init=init, fit_fields=fields, per_dtype=per_dtype,
+                                  link_latency_s=max(lat, 1e-7), steps=steps, starts=starts, classes=True,
+                                  shared_overhead=shared_overhead, gemm_shape=True, warm_start=cres)
+            shaped = _dc.replace(cres, classes={**cres.classes, "gemm": sres.classes["gemm"]},
+                                 class_per_dtype=sres.class_per_dtype)
+            g = row_classes(rows) == "gemm"
+
+            def gemm_loss(r):
+                pred = predict_rows(rows, res.params, vpeak, bw, link_bw, r.link_latency_s or lat, res.per_dtype,
+                                    classes=r.classes, class_per_dtype=r.class_per_dtype)
+                return _huber_loss(rows[g], pred[g])
+
+            if GEMM_SHAPE_FIELD in sres.classes["gemm"] and gemm_loss(shaped) < gemm_loss(cres):
+                cres = shaped
         cpred = predict_rows(rows, res.params, vpeak, bw, link_bw, cres.link_latency_s or lat, res.per_dtype,
                              classes=cres.classes, class_per_dtype=cres.class_per_dtype)
         st = error_stats(cpred, rows.time_s.to_numpy(float))
@@ -436,6 +537,7 @@ def fit_profile(rows: pd.DataFrame, device, source: str, backend: str = "table",
              "in_sample_median_abs_pct": st["median_abs_pct"], "in_sample_p90_abs_pct": st["p90_abs_pct"],
              "in_sample_bias_pct": st["bias_pct"],
              **({"form": "per-class", "shared_overhead": bool(shared_overhead), "classes_loss": cres.loss,
+                 "gemm_shape": GEMM_SHAPE_FIELD in cres.classes.get("gemm", {}),
                  "single_curve_in_sample_median_abs_pct": single["median_abs_pct"],
                  "single_curve_in_sample_p90_abs_pct": single["p90_abs_pct"]} if cres is not None
                 else {"form": "single-curve"})},

@@ -17,7 +17,7 @@ A profile (``data/calibration/<device>.json`` for the ones shipped with simlab, 
               "median_abs_pct": ..., "p90_abs_pct": ..., "bias_pct": ...},
       "software": {"jax_version": ..., ...},
       "classes": {"gemm": {"compute": ..., "memory": ..., "compute_half_flop": ..., "memory_half_bytes": ...,
-                           "kernel_overhead_s": ...},
+                           "kernel_overhead_s": ..., "gemm_rows_half": ...},   # gemm_rows_half optional
                   "elementwise": {...}, "attention": {...}, "collective": {"link": ...}},   # optional
       "class_per_dtype": {"bf16": {"compute": ..., "compute_half_flop": ...}}           # optional, GEMM class
     }
@@ -177,10 +177,22 @@ def read_profile(path: str | Path) -> CalibrationProfile:
     return prof
 
 
+def check_profile_path(path: str | Path) -> Path:
+    """``path`` as a Path if a profile can be written there; CalibrationError naming --profile otherwise."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise CalibrationError(f"--profile '{p}' is a folder; allowed: a file path such as my-device.json")
+    for q in p.parents:
+        if q.exists() and not q.is_dir():
+            raise CalibrationError(f"--profile '{p}': '{q}' is a file, not a folder; allowed: a path in a folder")
+    return p
+
+
 def write_profile(profile: CalibrationProfile, path: str | Path) -> Path:
     """Write ``profile`` as indented JSON (atomically: temp file then rename); returns the path."""
     p = Path(path).expanduser()
     profile_from_dict(profile.to_dict(), where="profile to write")  # never write an invalid file
+    check_profile_path(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(p.suffix + ".tmp")
     tmp.write_text(json.dumps(profile.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")

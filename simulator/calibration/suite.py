@@ -123,7 +123,7 @@ def default_cases(quick: bool = False, dtypes: Sequence[str] | None = None, num_
     cases: list[KernelCase] = []
     if quick:
         squares = [128, 256, 384, 512, 768, 1024]
-        skinny = [(m, 1024, 1024) for m in (1, 8, 64)]
+        skinny = [(m, 1024, 1024) for m in (1, 8, 16, 32, 64, 128, 256)]
         stream = [2 ** p for p in range(16, 22)]  # 256 KiB .. 8 MiB fp32: one cache regime on a CPU
         rows = [(r, 1024) for r in (64, 256, 512, 1024)]
         prefill = [(1, 8, s, s, 64) for s in (128, 256, 512)]
@@ -304,6 +304,44 @@ def _done_ids(parts_dir: Path) -> tuple[set[str], list[pd.DataFrame]]:
     return ids, frames
 
 
+def check_out_dir(out_dir: str | Path) -> None:
+    """``out_dir`` (and its parts/ folder) can be created: no file stands in the way."""
+    from simulator.calibration.errors import CalibrationError
+
+    p = Path(out_dir).expanduser()
+    for q in (p / "parts", p, *p.parents):
+        if q.exists() and not q.is_dir():
+            raise CalibrationError(f"--out '{p}': '{q}' is a file; allowed: a folder (new, or holding earlier "
+                                   "measurements)")
+
+
+#: Columns of a measurements table that :func:`suite_rows` reads.
+MEASUREMENT_COLUMNS = ("op", "kind", "dtype", "m", "n", "k", "elements", "flops", "bytes_moved", "time_s",
+                       "case_id", "num_workers")
+
+
+def load_measurements(path: str | Path) -> pd.DataFrame:
+    """Read a ``measurements.parquet`` written by :func:`run_suite`; CalibrationError (one line naming
+    --measurements) when it is missing, not Parquet, or lacks the suite's columns."""
+    from simulator.calibration.errors import CalibrationError
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise CalibrationError(f"--measurements {p} not found; allowed: a measurements.parquet from `simlab calibrate`")
+    try:
+        df = pd.read_parquet(p)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a non-Parquet file
+        raise CalibrationError(f"--measurements {p} is not a readable Parquet file ({type(err).__name__}); "
+                               "allowed: a measurements.parquet from `simlab calibrate`") from None
+    missing = [c for c in MEASUREMENT_COLUMNS if c not in df.columns]
+    if missing:
+        raise CalibrationError(f"--measurements {p} lacks column(s) {', '.join(missing)}; allowed: a "
+                               "measurements.parquet from `simlab calibrate`")
+    if len(df) == 0:
+        raise CalibrationError(f"--measurements {p} has no rows")
+    return df
+
+
 def run_suite(
     cases: Sequence[KernelCase],
     out_dir: str | Path | None = None,
@@ -325,6 +363,7 @@ def run_suite(
     done: set[str] = set()
     old: list[pd.DataFrame] = []
     if out_dir is not None:
+        check_out_dir(out_dir)
         parts_dir = Path(out_dir) / "parts"
         parts_dir.mkdir(parents=True, exist_ok=True)
         done, old = _done_ids(parts_dir)

@@ -235,9 +235,10 @@ def _public_prediction(row, device) -> float | None:
         with jax.enable_x64(True):
             f = kernels.gemm_flops(M, N, K)
             b = kernels.gemm_bytes(M, N, K, 2, 2, 2)
-            return float(roofline.kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s, e["compute"],
-                                                e["memory"], e["compute_half_flop"], e["memory_half_bytes"],
-                                                e["kernel_overhead_s"]))
+            return float(roofline.gemm_kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s,
+                                                     e["compute"], e["memory"], e["compute_half_flop"],
+                                                     e["memory_half_bytes"], e["kernel_overhead_s"], rows=M,
+                                                     rows_half=e.get("gemm_rows_half", 0.0)))
     if metric == "bus bandwidth (busbw)" and "all-reduce" in str(row["model_name"]) and device.intra_node_link:
         from simulator.calibration.fit import collective_time_s
 

@@ -398,10 +398,13 @@ def run_sweep(
     if compression not in COMPRESSIONS:
         raise SweepError(f"compression '{compression}'; allowed: {', '.join(COMPRESSIONS)}")
     if max_chunks is not None and (isinstance(max_chunks, bool) or int(max_chunks) < 0):
-        raise SweepError(f"max chunks {max_chunks}; allowed: an integer >= 0")
+        raise SweepError(f"--max-chunks {max_chunks}; allowed: an integer >= 0")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
         raise SweepError(f"--chunk-size {chunk_size}; allowed: an integer >= 1")
     evaluate = evaluator_for(spec.kind) if evaluate is None else evaluate
+    if spec.columns:  # output.columns is checked on one configuration before the folder is touched
+        first = Grid.from_spec(spec, 1).chunk(0)
+        assemble(first, evaluate(first), spec.columns)
     own_client = False
     if scheduler and client is None:  # reach the cluster before touching the output folder
         from simulator.design_space.distributed import connect

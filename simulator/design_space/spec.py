@@ -263,6 +263,64 @@ def _check_catalog(source: str, key: str, values: tuple) -> None:
             raise _err(source, f"axes.{key}[{i}]", str(err)) from None
 
 
+#: Value rules of numeric / enumerated axes: (kind, axis) -> (check, what is allowed). A value that is
+#: wrong whatever the other axes (batch 0, tp_overlap 1.5, an unknown dtype) is refused here; a
+#: value invalid only in combination (tp not dividing a model's heads) is marked per row instead.
+def _rule_min(lo):
+    return (lambda v: v >= lo), f"an integer >= {lo}"
+
+
+_FRACTION = (lambda v: 0.0 <= v <= 1.0), "a number in [0, 1]"
+_FLAG = (lambda v: v in (0, 1)), "0 or 1"
+VALUE_RULES: dict[str, dict[str, tuple]] = {
+    "serve": {
+        **{k: _rule_min(1) for k in ("batch", "input_len", "output_len", "tp", "pp", "ep", "dp", "block_size")},
+        **{k: _rule_min(0) for k in ("chunk", "spec_gamma")},
+        "workspace_bytes": ((lambda v: v >= 0), "a number >= 0"),
+        "weights_offloaded": _FLAG,
+        "tp_overlap": _FRACTION,
+        "spec_accept": _FRACTION,
+    },
+    "train": {
+        **{k: _rule_min(1) for k in ("num_devices", "global_batch", "seq_len", "tp", "pp", "cp", "ep",
+                                     "micro_batch", "virtual_stages")},
+        "zero": ((lambda v: v in (0, 1, 2, 3)), "0, 1, 2 or 3"),
+        "tokens": ((lambda v: v > 0), "a number > 0"),
+        "flash_attention": _FLAG,
+        "sequence_parallel": _FLAG,
+    },
+}
+
+
+def _check_values(source: str, kind: str, axes: dict[str, tuple]) -> None:
+    """Refuse values that are wrong whatever the other axes (see :data:`VALUE_RULES`) and unknown
+    dtypes / recompute / offload names, before anything runs."""
+    rules = VALUE_RULES[kind]
+    for key, values in axes.items():
+        if key in rules:
+            ok, allowed = rules[key]
+            for i, v in enumerate(values):
+                if not ok(v):
+                    raise _err(source, f"axes.{key}[{i}]", f"{v!r}; allowed: {allowed}")
+        elif key in ("weight_dtype", "act_dtype", "kv_dtype", "dtype"):
+            from simulator.dtypes import dtype_bytes
+            from simulator.serving import weight_bytes_of
+
+            check = weight_bytes_of if key == "weight_dtype" else dtype_bytes
+            for i, v in enumerate(values):
+                try:
+                    check(v)
+                except SimlabError as err:
+                    raise _err(source, f"axes.{key}[{i}]", str(err)) from None
+        elif key in ("recompute", "offload") and kind == "train":
+            from simulator.training.common import OFFLOAD, RECOMPUTE
+
+            names = RECOMPUTE if key == "recompute" else OFFLOAD
+            for i, v in enumerate(values):
+                if v not in names:
+                    raise _err(source, f"axes.{key}[{i}]", f"{v!r}; allowed: {', '.join(names)}")
+
+
 def parse_spec(data: dict[str, Any], source: str = "<spec>", check_catalog: bool = True) -> SweepSpec:
     """Validate a spec given as a dict (the parsed TOML); see the module doc for the format.
 
@@ -306,6 +364,7 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>", check_catalog: bool
         raise _err(source, "axes.system", "give either hardware (devices) or system, not both")
     if "hardware" not in axes and "system" not in axes:
         raise _err(source, "axes.hardware", "missing; give hardware (device names) or system")
+    _check_values(source, kind, axes)
     if check_catalog:
         for key, values in axes.items():
             _check_catalog(source, f"{key}", values)

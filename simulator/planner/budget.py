@@ -147,7 +147,7 @@ class Budget:
 
 def _resolve_system(system, devices) -> tuple[System, int]:
     sysm = system if isinstance(system, System) else load_system(str(system))
-    n = sysm.num_devices if devices is None else _count("devices", devices)
+    n = sysm.num_devices if devices is None else _count("devices (--gpus)", devices)
     return sysm.for_devices(n), n  # HardwareError (one line) if n cannot be formed
 
 

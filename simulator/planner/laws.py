@@ -75,6 +75,13 @@ def get_loss_law(name: str = DEFAULT_LAW) -> LossLaw:
     law, ps = get_param_set(key)  # LawError (a SimlabError) listing the known names
     if "N" not in law.inputs or "D" not in law.inputs:
         raise PlanError(f"law '{name}' is not a loss law of (N, D); inputs: {', '.join(law.inputs)}")
+    if not str(law.output).lower().startswith("loss"):
+        from scaling_laws.base import list_laws
+
+        losses = [f"{lw.name}-{p}" for lw in list_laws() if str(lw.output).lower().startswith("loss")
+                  and "N" in lw.inputs and "D" in lw.inputs for p in lw.published]
+        raise PlanError(f"law '{name}' predicts {law.output.split('(')[0].strip()}, not a loss; "
+                        f"allowed: {', '.join(losses)}")
     non_emb = "non-embedding" in str(law.inputs["N"]).lower()
     return LossLaw(f"{law.name}-{ps.name}", law.fn, dict(ps.values), non_emb, law.output, ps.source)
 

@@ -377,7 +377,8 @@ def plan_test_time(accuracy_table=None, *, family: str = "qwen3", budget_eflops=
     else:
         if device is None:
             raise PlanError("a latency or $ budget needs --hardware (a device from `simlab hardware`)")
-        price = price_per_hour_usd if price_per_hour_usd is not None else device.price_per_hour_usd
+        price = (positive("price per device-hour (USD, --price)", price_per_hour_usd)
+                 if price_per_hour_usd is not None else device.price_per_hour_usd)
         if budget_usd is not None and price is None:
             raise PlanError(f"a $ budget needs a price; the catalog has none for '{device.name}'; allowed: --price USD")
         serve = serving_costs(models, grid, prompt_len, device, dtype, None if price is None else float(price))

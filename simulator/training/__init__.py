@@ -85,6 +85,20 @@ def _row(res: dict, i=None) -> dict:
     return out
 
 
+def _check_tokens(tokens) -> None:
+    """``tokens`` (the training budget D) is None or a finite number > 0; ConfigError otherwise."""
+    if tokens is None:
+        return
+    try:
+        ok = math.isfinite(float(tokens)) and float(tokens) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        from simulator.errors import ConfigError
+
+        raise ConfigError(f"tokens = {tokens!r}; allowed: a finite number > 0 (the token budget D)")
+
+
 def _add_budget(out: dict, hw: TrainHardware, gpus: int, tokens) -> dict:
     if tokens is None:
         return out
@@ -106,7 +120,13 @@ def predict_training(model, system, gpus: int, *, tp: int = 1, pp: int = 1, dp: 
     ``calibration``: optional calibration-profile path replacing the device's default efficiency.
     """
     opts = opts or TrainOptions()
+    _check_tokens(tokens)
     spec, sysm, hw = _resolve(model, system, gpus, opts.dtype, calibration)
+    for name, v in (("tp", tp), ("pp", pp), ("cp", cp)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            from simulator.errors import ConfigError
+
+            raise ConfigError(f"{name} must be a positive integer, got {v}")
     if dp is None:
         denom = tp * pp * cp
         if denom <= 0 or gpus % denom:
@@ -136,6 +156,13 @@ def search(model, system, gpus: int, *, global_batch: int, seq_len: int, tokens=
     layouts evaluated and layouts/s. ``best`` is None when nothing fits (``closest`` then names the
     layout with the smallest memory shortfall)."""
     opts = opts or TrainOptions()
+    _check_tokens(tokens)
+    from simulator.errors import ConfigError
+
+    if isinstance(pareto_rows, bool) or int(pareto_rows) < 1:
+        raise ConfigError(f"pareto rows (--top) = {pareto_rows}; allowed: an integer >= 1")
+    if int(global_batch) < 1 or int(seq_len) < 1:
+        raise ConfigError(f"global batch and sequence length must be >= 1, got {global_batch} and {seq_len}")
     spec, sysm, hw = _resolve(model, system, gpus, opts.dtype, calibration)
     sr = search_layouts(spec, hw, int(gpus), int(global_batch), int(seq_len), opts, **constraints)
     out = {"model": spec.name, "system": getattr(sysm, "name", str(system)), "gpus": int(gpus),
