@@ -34,11 +34,6 @@ def huber(r, delta=DELTA):
     return jnp.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
-def huber_log_objective(log_pred, log_y, w, delta=DELTA):
-    """sum_i w_i Huber_delta(log_pred_i - log_y_i)."""
-    return jnp.sum(w * huber(log_pred - log_y, delta))
-
-
 def lse_huber_derivs(theta, x, z, y, w, delta=DELTA):
     """(f, g, H) of the Chinchilla LSE Huber objective; theta = (a, b, e, alpha, beta).
 

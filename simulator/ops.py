@@ -310,11 +310,6 @@ def qkv_weight_elems(model):
     return jnp.where(is_mla(model) > 0, q_part + kv_part, gqa)
 
 
-def o_weight_elems(model):
-    """Weight elements of the output projection: ``heads * v_dim * h``."""
-    return _f(model.num_heads) * v_head_dim(model) * _f(model.hidden_size)
-
-
 def layer_counts(model):
     """(dense layers, MoE layers): dense models have ``num_experts == 0``."""
     n = _f(model.num_layers)

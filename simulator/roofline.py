@@ -92,11 +92,3 @@ def gemm_kernel_time_s(
     padded = jnp.asarray(flops) / gemm_row_utilisation(rows, rows_half)
     return kernel_time_s(padded, bytes_moved, peak_flops_per_s, bandwidth_bytes_per_s, compute_efficiency,
                          memory_efficiency, half_flop, half_bytes, kernel_overhead_s)
-
-
-def is_compute_bound(flops, bytes_moved, peak_flops_per_s, bandwidth_bytes_per_s,
-                     compute_efficiency, memory_efficiency, half_flop, half_bytes):
-    """True where the compute term of :func:`kernel_time_s` dominates the memory term."""
-    t_compute = compute_time_s(flops, peak_flops_per_s, compute_efficiency, half_flop)
-    t_memory = memory_time_s(bytes_moved, bandwidth_bytes_per_s, memory_efficiency, half_bytes)
-    return t_compute >= t_memory

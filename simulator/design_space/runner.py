@@ -87,27 +87,22 @@ def assemble(configs: pa.Table, result, columns: tuple[str, ...] = ()) -> pa.Tab
     """Output table of one chunk: the configuration columns (``config_id``, axes) followed by the
     evaluator's other columns (all of them, or only ``columns``). Row counts must agree."""
     if isinstance(result, pd.DataFrame):
-        names = [c for c in result.columns if c not in configs.column_names]
-        if columns:
-            missing = [c for c in columns if c not in result.columns]
-            if missing:
-                raise SweepError(f"output.columns: unknown result column '{missing[0]}'; "
-                                 f"allowed: {', '.join(map(str, result.columns))}")
-            names = [c for c in columns if c not in configs.column_names]
-        extra = pa.Table.from_pandas(result[names], preserve_index=False) if names else None
-        n = len(result)
+        available, n = list(result.columns), len(result)
     elif isinstance(result, pa.Table):
-        names = [c for c in result.column_names if c not in configs.column_names]
-        if columns:
-            missing = [c for c in columns if c not in result.column_names]
-            if missing:
-                raise SweepError(f"output.columns: unknown result column '{missing[0]}'; "
-                                 f"allowed: {', '.join(result.column_names)}")
-            names = [c for c in columns if c not in configs.column_names]
-        extra = result.select(names) if names else None
-        n = result.num_rows
+        available, n = result.column_names, result.num_rows
     else:
         raise SweepError(f"the evaluator returned {type(result).__name__}; allowed: a DataFrame or Arrow table")
+    names = [c for c in available if c not in configs.column_names]
+    if columns:
+        missing = [c for c in columns if c not in available]
+        if missing:
+            raise SweepError(f"output.columns: unknown result column '{missing[0]}'; "
+                             f"allowed: {', '.join(map(str, available))}")
+        names = [c for c in columns if c not in configs.column_names]
+    extra = None
+    if names:
+        extra = (pa.Table.from_pandas(result[names], preserve_index=False) if isinstance(result, pd.DataFrame)
+                 else result.select(names))
     if n != configs.num_rows:
         raise SweepError(f"the evaluator returned {n} rows for {configs.num_rows} configurations")
     out = configs

@@ -67,7 +67,7 @@ it raises ``ModelError`` naming the field and what is allowed, and is skipped wh
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -462,8 +462,3 @@ def stack_specs(specs: Sequence[ModelSpec], name: str | None = None) -> ModelSpe
             name = f"{len(names)} models"
     renamed = [dataclasses.replace(s, name=name) for s in specs]
     return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *renamed)
-
-
-def spec_from_mapping(data: Mapping[str, Any], name: str) -> ModelSpec:
-    """``ModelSpec.create`` from a mapping of field values (extra keys are an error)."""
-    return ModelSpec.create(name=name, **{k: v for k, v in data.items() if k != "name"})
