@@ -38,7 +38,7 @@ def _echo_table(table, title: str) -> None:
 
 def calibrate(
     quick: bool = typer.Option(False, "--quick", help="Small kernel sizes (seconds on a laptop CPU); the default suite is sized for GPUs."),
-    out: Path = typer.Option(Path("calibration-out"), "--out", help="Folder for measurements.parquet (+ parts/) and the profile."),
+    out: str = typer.Option("calibration-out", "--out", help="Folder for measurements.parquet (+ parts/) and the profile."),
     from_table: str | None = typer.Option(None, "--from-table", help=f"Fit a published measured table instead of running kernels: {', '.join(FROM_TABLES)}."),
     device: str | None = typer.Option(None, "--device", help="Catalog name of the device measured (default: host-cpu on CPU, the table's device with --from-table)."),
     per_dtype: bool = typer.Option(True, "--per-dtype/--no-per-dtype", help="Fit compute efficiency per dtype."),
@@ -46,23 +46,28 @@ def calibrate(
     dtypes: str | None = typer.Option(None, "--dtypes", help="Comma-separated GEMM dtypes (default: fp32 on CPU; bf16,fp16,fp32 on GPU)."),
     steps: int = typer.Option(1500, "--steps", min=50, help="Adam steps of the fit."),
     holdout: bool = typer.Option(False, "--holdout/--no-holdout", help="--from-table: fit on every other model / group size only; the rest stays held out for `simlab validate` (recorded in the profile)."),
-    profile: Path | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
+    profile: str | None = typer.Option(None, "--profile", help="Where to write the profile (default: OUT/<device>.json)."),
     classes: bool = typer.Option(True, "--classes/--single-curve", help="Also fit one curve per kernel class (gemm, attention, elementwise, collective); --single-curve writes only the device-wide curve."),
     shared_overhead: bool = typer.Option(False, "--shared-overhead/--class-overhead", help="Per-class fit: one kernel overhead for all classes instead of one per class."),
     gemm_shape: bool = typer.Option(True, "--gemm-shape/--no-gemm-shape", help="Per-class fit: also fit the GEMM-shape term gemm_rows_half (padded work F (M + R) / M for M GEMM rows)."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile, its path and notes as JSON (SI units)."),
 ) -> None:
     """Measure kernels on this machine (or read a published table), fit efficiency and write a profile."""
+    # before measuring or fitting, not after: where the profile (and measurements) will be written
+    from cli.validation import check_options, writable_dir, writable_file
     from hardware_db import load_device
     from simulator.calibration import measured, suite
     from simulator.calibration.fit import fit_profile
     from simulator.calibration.profile import check_profile_path, profile_slug, write_profile
 
-    # before measuring or fitting, not after: where the profile (and measurements) will be written
+    check_options(repeats=repeats, steps=steps)
     if profile is not None:
+        profile = writable_file("--profile", profile)
         check_profile_path(profile)
-    else:
+    if profile is None or from_table is None:  # --out holds the measurements (and the default profile)
+        writable_dir("--out", out)
         suite.check_out_dir(out)
+    out = Path(out).expanduser()
     notes: list[str] = []
     if from_table is not None:
         key = from_table.lower()
@@ -134,12 +139,14 @@ def validate(
     source: str = typer.Option("cpu", "--source", help=f"What to validate against: {', '.join(VALIDATE_SOURCES)} (cpu = time the quick suite on the local JAX backend now)."),
     calibration: str | None = typer.Option("default", "--calibration", help="Profile to apply: a path, 'default' (data/calibration/<device>.json) or 'none'."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON records."),
-    measurements: Path | None = typer.Option(None, "--measurements", help="cpu: reuse a measurements.parquet instead of timing now."),
+    measurements: str | None = typer.Option(None, "--measurements", help="cpu: reuse a measurements.parquet instead of timing now."),
     device: str = typer.Option("host-cpu", "--device", help="cpu: catalog name of the device JAX runs on (a GPU's name when JAX sees a GPU)."),
 ) -> None:
     """Predicted vs measured: median and p90 absolute % error and bias, before and after calibration."""
+    from cli.validation import readable_file
     from simulator.calibration import validate as V
 
+    measurements = readable_file("--measurements", measurements)
     key = source.lower()
     if key not in VALIDATE_SOURCES:
         raise CalibrationError(f"--source {source!r} is unknown; allowed: {', '.join(VALIDATE_SOURCES)}")

@@ -45,15 +45,24 @@ def _parse_columns(spec: str | None) -> dict[str, str]:
         k, v = (s.strip() for s in item.split("=", 1))
         if not k or not v:
             raise FitError(f"--columns entry {item!r} is not INPUT=COLUMN")
+        if k in out:
+            raise FitError(f"--columns maps input {k} twice; allowed: each input once")
+        twice = [other for other, col in out.items() if col == v]
+        if twice:
+            raise FitError(f"--columns maps CSV column {v!r} to both {twice[0]} and {k}; allowed: one column per input")
         out[k] = v
     return out
 
 
-def _read_csv(path: Path):
+def _read_csv(path: str | Path):
     import pandas as pd
 
-    if not path.is_file():
-        raise FitError(f"--csv file {str(path)!r} does not exist")
+    from cli.validation import InputError, readable_file
+
+    try:
+        readable_file("--csv", path)
+    except InputError as err:
+        raise FitError(str(err)) from None
     try:
         return pd.read_csv(path)
     except Exception as err:
@@ -83,6 +92,32 @@ def _chinchilla_inputs(df, mapping, source):
     return N, D, L
 
 
+def _check_fit_options(plot: str | Path | None, **numbers) -> Path | None:
+    """Ranges of the numeric options and a --plot path that can really be written (cli.validation)."""
+    from cli.validation import check_options, writable_file
+    from fitters.plots import PLOT_SUFFIXES, check_plot_path
+
+    check_options(**numbers)
+    if plot is None:
+        return None
+    plot = writable_file("--plot", plot, PLOT_SUFFIXES)
+    return check_plot_path(plot)
+
+
+def _atomic(path: Path, write) -> None:
+    """``write(tmp)`` to a temporary file next to ``path`` (same suffix), then rename it onto ``path``:
+    an interrupted run leaves the old file or none, never half a plot."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _emit(result, as_json: bool, title: str) -> None:
     if as_json:
         print_json(result.to_dict())
@@ -107,13 +142,13 @@ def _emit(result, as_json: bool, title: str) -> None:
         typer.echo(f"warning: {w}", err=True)
 
 
-def _fit_generic(law: str, csv: Path, columns: str | None, bootstrap: int, seed: int, as_json: bool, plot: Path | None):
+def _fit_generic(law: str, csv: str | Path, columns: str | None, bootstrap: int, seed: int, as_json: bool,
+                 plot: str | Path | None):
     if law not in GENERIC_LAWS:
         raise FitError(f"unknown law {law!r} for fitting; fit one of {', '.join(GENERIC_LAWS)}")
-    from fitters.plots import check_plot_path
-
-    check_plot_path(plot)  # before the fit, not after it
+    plot = _check_fit_options(plot, bootstrap=bootstrap, seed=seed)  # before the fit, not after it
     df = _read_csv(csv)
+    csv = Path(csv)
     mapping = _parse_columns(columns)
     unknown = [k for k in mapping if k not in (*GENERIC_LAWS[law], "C")]
     if unknown:
@@ -127,7 +162,7 @@ def _fit_generic(law: str, csv: Path, columns: str | None, bootstrap: int, seed:
         if plot:
             from fitters.plots import plot_chinchilla_fit
 
-            plot_chinchilla_fit(res, N, D, L, plot)
+            _atomic(plot, lambda tmp: plot_chinchilla_fit(res, N, D, L, tmp))
     elif law == "parscale":
         from fitters.parscale import fit_parscale
 
@@ -146,11 +181,11 @@ def _fit_generic(law: str, csv: Path, columns: str | None, bootstrap: int, seed:
 def fit_main(
     ctx: typer.Context,
     law: str = typer.Option(None, "--law", help=f"Law to fit to --csv: {', '.join(GENERIC_LAWS)}."),
-    csv: Path = typer.Option(None, "--csv", help="Your runs, one per row."),
+    csv: str = typer.Option(None, "--csv", help="Your runs, one per row."),
     columns: str = typer.Option(None, "--columns", help="Map law inputs to CSV columns, e.g. N=params,D=tokens,L=loss."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples for standard errors."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
-    plot: Path = typer.Option(None, "--plot", help="Write a diagnostic plot (PNG) here (chinchilla)."),
+    plot: str = typer.Option(None, "--plot", help="Write a diagnostic plot (PNG) here (chinchilla)."),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Fit a law to your own runs (--law/--csv), or use a sub-command for published datasets."""
@@ -167,11 +202,11 @@ def fit_main(
 @app.command("law")
 def fit_law(
     law: str = typer.Option(..., "--law", help=f"Law to fit: {', '.join(GENERIC_LAWS)}."),
-    csv: Path = typer.Option(..., "--csv", help="Your runs, one per row."),
+    csv: str = typer.Option(..., "--csv", help="Your runs, one per row."),
     columns: str = typer.Option(None, "--columns", help="Map law inputs to CSV columns, e.g. N=params,D=tokens,L=loss."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples for standard errors."),
     seed: int = typer.Option(0, "--seed"),
-    plot: Path = typer.Option(None, "--plot", help="Write a diagnostic plot (PNG) here (chinchilla)."),
+    plot: str = typer.Option(None, "--plot", help="Write a diagnostic plot (PNG) here (chinchilla)."),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Fit a law to your own runs (same as `simlab fit --law ... --csv ...`)."""
@@ -184,14 +219,13 @@ def fit_chinchilla_cmd(
     all_points: bool = typer.Option(False, "--all-points", help="Keep Epoch's 5 highest-loss outliers (245 points)."),
     bootstrap: int = typer.Option(0, "--bootstrap", min=0, help="Bootstrap resamples (Epoch: 4,000; 1,000 is plenty)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
-    plot: Path = typer.Option(None, "--plot", help="Write fit / residual / bootstrap plots (PNG) here."),
+    plot: str = typer.Option(None, "--plot", help="Write fit / residual / bootstrap plots (PNG) here."),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Chinchilla Approach 3 (Hoffmann et al. 2022) on a published dataset: sum-Huber, 4,500 starts."""
     from fitters.chinchilla import epoch_points, fit_chinchilla
-    from fitters.plots import check_plot_path
 
-    check_plot_path(plot)  # before the fit, not after it
+    plot = _check_fit_options(plot, bootstrap=bootstrap, seed=seed)  # before the fit, not after it
     if dataset != "epoch-chinchilla":
         from fitters.registry import get_spec
 
@@ -202,7 +236,7 @@ def fit_chinchilla_cmd(
     if plot:
         from fitters.plots import plot_chinchilla_fit
 
-        plot_chinchilla_fit(res, N, D, L, plot)
+        _atomic(plot, lambda tmp: plot_chinchilla_fit(res, N, D, L, tmp))
     _emit(res, json, f"Chinchilla fit to {dataset} ({res.n_points} points)")
 
 
@@ -212,15 +246,14 @@ def fit_steplaw_cmd(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples (the paper: 1,000)."),
     tolerance: float = typer.Option(0.0025, "--tolerance", help="Keep runs within this relative loss of each cell's best."),
     seed: int = typer.Option(0, "--seed"),
-    plot: Path = typer.Option(None, "--plot", help="Write bootstrap histograms (PNG) here."),
+    plot: str = typer.Option(None, "--plot", help="Write bootstrap histograms (PNG) here."),
     json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Step Law (Li et al. 2025): eta*(N, D) and B*(D) from an LR x batch-size grid."""
-    from fitters.plots import check_plot_path
     from fitters.registry import load_csv
     from fitters.steplaw import fit_steplaw
 
-    check_plot_path(plot)  # before the fit, not after it
+    plot = _check_fit_options(plot, bootstrap=bootstrap, seed=seed, tolerance=tolerance)  # before the fit, not after it
 
     if dataset not in ("steplaw-dense", "steplaw-moe"):
         from fitters.registry import get_spec
@@ -232,5 +265,5 @@ def fit_steplaw_cmd(
     if plot and res.samples:
         from fitters.plots import plot_steplaw_fit
 
-        plot_steplaw_fit(res, plot)
+        _atomic(plot, lambda tmp: plot_steplaw_fit(res, tmp))
     _emit(res, json, f"Step Law fit to {dataset}")

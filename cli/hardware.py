@@ -22,6 +22,14 @@ app = typer.Typer(
 )
 
 
+def _canonical(short: str, kind: str) -> str:
+    """The catalog name (as `simlab hardware list` prints it) of a name or alias."""
+    from hardware_db.catalog import _index
+
+    hit = _index(kind).get(normalize(short))
+    return hit[1] if hit else short
+
+
 def _load_any(name_or_path: str):
     """A Device or System: a path is judged by its content (a ``device`` key means a system)."""
     text = name_or_path.strip()
@@ -40,8 +48,8 @@ def _load_any(name_or_path: str):
             if normalize(text) in names or "unknown" not in str(dev_err) or "unknown" not in str(sys_err):
                 raise  # a real validation error in a catalog file
             close = sorted(
-                [(score, f"{name} (device)") for score, name in suggestions(text, "devices")]
-                + [(score, f"{name} (system)") for score, name in suggestions(text, "systems")],
+                [(score, f"{_canonical(name, 'devices')} (device)") for score, name in suggestions(text, "devices")]
+                + [(score, f"{_canonical(name, 'systems')} (system)") for score, name in suggestions(text, "systems")],
                 key=lambda item: -item[0],
             )[:4]
             hint = f"; did you mean: {', '.join(name for _, name in close)}?" if close else ""

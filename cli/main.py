@@ -7,6 +7,7 @@ traceback; usage errors from the argument parser also exit 2.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -33,6 +34,19 @@ def _register() -> None:
     app.add_typer(laws.app, name="laws", help="The scaling laws and their published parameter sets.")
     app.add_typer(sweep.app, name="sweep", help="Design-space sweeps streamed to Parquet.")
     calibrate.register(app)
+    from cli import capacity, simulate  # request-level simulation (issue 13)
+
+    simulate.register(app)
+    capacity.register(app)
+
+
+@app.callback()
+def _root(
+    offline: bool = typer.Option(False, "--offline", help="Never download datasets (same as SIMLAB_OFFLINE=1)."),
+) -> None:
+    """Predict how LLMs train, serve and scale: hardware catalog, roofline simulators, scaling laws."""
+    if offline:
+        os.environ["SIMLAB_OFFLINE"] = "1"
 
 
 _register()
@@ -43,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
 
     The parser's own usage errors (unknown option or command, a value of the wrong type) and a
     ``SimlabError`` from the library are both printed as one line ``error: ...`` on stderr and exit
-    2, without a traceback; a group called without a command prints its help and exits 2.
+    2, without a traceback; a group called without a command prints its help (stdout), one error line and exits 2. Ctrl-C
+    prints one line and exits 130 (outputs are written atomically, so nothing written is lost). Any
+    other exception is a bug: one line naming it, exit 1 (``SIMLAB_DEBUG=1`` re-raises it).
     """
     try:  # recent typer vendors click as typer._click; older releases use click itself
         from typer._click import exceptions as click_exc
@@ -51,10 +67,23 @@ def main(argv: list[str] | None = None) -> None:
         from click import exceptions as click_exc
     no_args_help = getattr(click_exc, "NoArgsIsHelpError", ())  # click >= 8.2
 
+    offline_before = os.environ.get("SIMLAB_OFFLINE")
+    try:
+        _run(argv, click_exc, no_args_help)
+    finally:  # --offline sets the variable for this run only (in-process callers keep theirs)
+        if offline_before is None:
+            os.environ.pop("SIMLAB_OFFLINE", None)
+        else:
+            os.environ["SIMLAB_OFFLINE"] = offline_before
+
+
+def _run(argv, click_exc, no_args_help) -> None:
     try:
         rv = app(args=argv, prog_name="simlab", standalone_mode=False)
     except no_args_help as err:
         typer.echo(err.ctx.get_help())
+        print(f"error: {err.ctx.command_path}: missing a command or argument; allowed: one of those listed "
+              "above", file=sys.stderr)
         sys.exit(2)
     except click_exc.ClickException as err:
         where = f"{err.ctx.command_path}: " if getattr(err, "ctx", None) is not None else ""
@@ -67,8 +96,23 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("error: interrupted (Ctrl-C); files already written are complete and kept", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `simlab ... | head`: the reader left; not an error of ours
+        try:  # silence the final flush of stdout
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        sys.exit(0)
+    except Exception as err:  # a bug, not bad input: one line (SIMLAB_DEBUG=1 shows the traceback)
+        if os.environ.get("SIMLAB_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:300]
+        print(f"error: internal error ({type(err).__name__}: {text}); this is a simlab bug, please report it "
+              "(SIMLAB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        sys.exit(1)
+    if rv == 130:  # typer turns KeyboardInterrupt inside a command into Exit(130), printing an empty line
+        print("error: interrupted (Ctrl-C); files already written are complete and kept", file=sys.stderr)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

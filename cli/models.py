@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from cli.render import format_si, print_json, print_table
-from simulator.models import catalog_entries, describe, load_model, model_info
 
 app = typer.Typer(
     help="The model catalog: architectures and parameter counts.",
@@ -29,6 +28,8 @@ def _pct(value: float | None) -> str:
 @app.command("list")
 def list_command(json_output: bool = _JSON) -> None:
     """List the built-in models with their parameter counts (ours vs published)."""
+    from simulator.models import catalog_entries, describe
+
     rows = [describe(entry.spec, entry) for entry in catalog_entries()]
     if json_output:
         print_json(rows)
@@ -61,6 +62,8 @@ def show_command(
     json_output: bool = _JSON,
 ) -> None:
     """Show one model: architecture, parameter counts, KV cache per token and provenance."""
+    from simulator.models import describe, load_model, model_info
+
     spec = load_model(name_or_path)
     entry = None if Path(name_or_path).expanduser().exists() else model_info(name_or_path)
     info = describe(spec, entry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from cli.render import format_si, print_json, print_table
+from cli.validation import InputError, check_options, emit_warnings, exclusive
 
 predict_app = typer.Typer(
     name="predict",
@@ -90,6 +91,11 @@ def serve(
     calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (data/calibration/<device>.json)."),
 ) -> None:
     """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
+    warnings = _check_serve_inputs(model=model, hardware=hardware, system=system, tp=tp, pp=pp, ep=ep, dp=dp,
+                                   batch=batch, input_len=input_len, output_len=output_len, chunk=chunk,
+                                   block_size=block_size, weights_in=weights_in, tp_overlap=tp_overlap,
+                                   draft_model=draft_model, gamma=gamma, acceptance=acceptance,
+                                   prefill_tp=prefill_tp, prefill_dp=prefill_dp, calibration=calibration)
     if prefill_tp:
         from simulator.disaggregation import predict_disaggregated
         from simulator.serving import apply_calibration, resolve_dtypes, resolve_hardware
@@ -101,6 +107,7 @@ def serve(
                                   output_len=output_len, prefill_tp=prefill_tp, prefill_dp=prefill_dp,
                                   decode_tp=tp, decode_dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
                                   kv_dtype=kv_dtype, block_size=block_size)
+        emit_warnings(warnings, r)
         if json_out:
             print_json(r)
         else:
@@ -114,10 +121,59 @@ def serve(
                       kv_dtype=kv_dtype, chunk=chunk, block_size=block_size, weights_in=weights_in,
                       tp_overlap=tp_overlap, draft_model=draft_model, spec_gamma=gamma, spec_accept=acceptance,
                       with_breakdown=breakdown, calibration=calibration)
+    from simulator.guards import check_serve
+
+    check_serve(r, {"model": model, "hardware": hardware or system, "batch": batch, "input": input_len,
+                    "output": output_len, "tp": tp, "pp": pp, "ep": ep, "dp": dp, "chunk": chunk or None})
+    emit_warnings(warnings, r)
     if json_out:
         print_json(r)
     else:
         _render_serve(r)
+
+
+def _check_serve_inputs(*, model, hardware, system, tp, pp, ep, dp, batch, input_len, output_len, chunk,
+                        block_size, weights_in, tp_overlap, draft_model, gamma, acceptance, prefill_tp, prefill_dp,
+                        calibration) -> list[str]:
+    """Option ranges (cli.validation), combinations the simulator cannot answer, and domain warnings."""
+    check_options(batch=batch, input=input_len, output=output_len, tp=tp, pp=pp, ep=ep, dp=dp, chunk=chunk,
+                  block_size=block_size, weights_in=str(weights_in).strip().lower(), tp_overlap=tp_overlap,
+                  gamma=gamma, acceptance=acceptance, prefill_tp=prefill_tp, prefill_dp=prefill_dp)
+    exclusive(hardware=hardware, system=system)
+    if hardware is None and system is None:
+        raise InputError("give --hardware (a device) or --system (a node or cluster); `simlab hardware list` "
+                         "shows both")
+    if chunk and chunk <= batch:
+        # Sarathi-style chunked prefill: each iteration decodes the `batch` running sequences and fills
+        # the rest of the chunk with prompt tokens; chunk <= batch leaves no room, so no request starts
+        raise InputError(f"--chunk {chunk} with --batch {batch}: each iteration's {chunk}-token budget is used up "
+                         "by the batch's decode tokens, so no prompt is ever prefilled; allowed: --chunk 0 "
+                         f"(static batching) or --chunk > --batch (e.g. {max(512, 2 * batch)})")
+    if calibration is not None and not str(calibration).strip():
+        raise InputError("--calibration is empty; allowed: a profile path or 'default'")
+    warnings: list[str] = []
+    from simulator.models import load_model
+
+    spec = load_model(model)
+    context = input_len + output_len
+    if spec.max_context and context > spec.max_context:
+        warnings.append(f"--input {input_len} + --output {output_len} = {context} tokens exceeds model "
+                        f"'{spec.name}' maximum context of {spec.max_context}; the prediction assumes the model "
+                        "could run at that length")
+    if draft_model is not None:
+        draft = load_model(draft_model)
+        if abs(draft.vocab_size - spec.vocab_size) > 0.02 * spec.vocab_size:
+            raise InputError(f"--draft-model '{draft.name}' has a vocabulary of {draft.vocab_size} tokens, model "
+                             f"'{spec.name}' {spec.vocab_size}: a draft must share the target's tokenizer; allowed: "
+                             "a draft model of the same family")
+    if system is not None:
+        from hardware_db import load_system
+
+        node = load_system(system).devices_per_node
+        if tp > node:
+            warnings.append(f"--tp {tp} spans more than one node of {node} devices; tensor parallelism is "
+                            "normally kept inside a node (its all-reduces then run over the inter-node network)")
+    return warnings
 
 
 # Other `predict` commands live in their own modules; each defines `register(predict_app)`.

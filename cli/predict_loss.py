@@ -43,8 +43,28 @@ def _check_result(out: dict) -> dict:
 
 
 def predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None, streams: float) -> dict:
-    """Library-level body of the command (returns a dict with SI units)."""
-    return _check_result(_predict_loss(law_name, params, tokens, compute, streams))
+    """Library-level body of the command (returns a dict with SI units).
+
+    Inputs outside :data:`cli.validation.OPTIONS` (fewer than 1 parameter or token, more than 1e16
+    parameters, ...) are refused; inside it but outside the runs the law was fitted on, the result
+    carries ``warnings`` (an extrapolation).
+    """
+    from cli.validation import InputError, check_number, law_range_warnings
+
+    for option, value in (("--params", params), ("--tokens", tokens), ("--compute", compute), ("--streams", streams)):
+        _positive(option[2:], value)
+        try:
+            check_number(option, value)
+        except InputError as err:
+            raise LawError(f"{err}; a predicted loss is meaningless outside it") from None
+    out = _check_result(_predict_loss(law_name, params, tokens, compute, streams))
+    given = {"compute": compute} if compute is not None else {"params": params, "tokens": tokens}
+    if "streams" in out:
+        given["streams"] = streams
+    warnings = law_range_warnings(law_name, **given)
+    if warnings:
+        out["warnings"] = warnings
+    return out
 
 
 def _predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None,
@@ -109,11 +129,15 @@ def register(predict_app: typer.Typer) -> None:
     ) -> None:
         """Predict the loss of a model from a published scaling law (or Step Law's LR and batch)."""
         out = predict_loss(law, params, tokens, compute, streams)
+        for w in out.get("warnings", []):
+            typer.echo(f"warning: {w}", err=True)
         if json:
             print_json(out)
             return
         rows = []
         for k, v in out.items():
+            if k == "warnings":
+                continue
             if k in ("params", "tokens"):
                 rows.append((k, format_si(v)))
             elif k == "compute_flop":

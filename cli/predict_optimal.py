@@ -47,6 +47,54 @@ _LABELS = ["N (law convention)", "tokens D", "tokens / parameter", "predicted lo
            "days", "device-hours", "cost", "energy (TDP)", "peak LR (Step Law)", "global batch"]
 
 
+_SWEEP_GBPS = tuple(float(2 ** k) for k in range(13))  # 1 ... 4096 Gb/s
+
+
+def _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps, algorithm, law, family, seq_len,
+                dtype, rel, json_output) -> None:
+    """``--sites``: data parallel vs low-communication training across sites over a WAN sweep."""
+    from simulator.errors import ConfigError
+    from simulator.lowcomm import LowCommConfig, cross_site_plan
+
+    if system is None or days is None:
+        raise ConfigError("--sites needs --system (one site's system) and --days")
+    if algorithm == "dp":
+        raise ConfigError("--lowcomm dp: allowed: diloco, streaming, co2, noloco (data parallel is always compared)")
+    cfg = LowCommConfig(algorithm, inner_steps=inner_steps,
+                        **({"fragments": 4, "overlap_steps": 5, "outer_bytes_per_param": 0.5}
+                           if algorithm == "streaming" else {}))
+    from simulator.lowcomm.sites import MULTI_SITE
+
+    preset = {k.lower(): v for k, v in MULTI_SITE.items()}.get(str(system).lower())
+    if preset is not None and wan_gbps is None:  # the catalog's multi-site WAN (sourced in sites.py)
+        wan_gbps, wan_latency_ms = preset["wan_gbps"], preset["wan_latency_s"] * 1e3
+    bws = sorted(set(_SWEEP_GBPS) | ({float(wan_gbps)} if wan_gbps is not None else set()))
+    if wan_gbps is not None and not wan_gbps > 0:
+        raise ConfigError(f"--wan-gbps = {wan_gbps!r}; allowed: a number > 0")
+    if not wan_latency_ms >= 0:
+        raise ConfigError(f"--wan-latency-ms = {wan_latency_ms!r}; allowed: a number >= 0")
+    res = cross_site_plan(system, gpus, sites, days, bws, wan_latency_s=wan_latency_ms * 1e-3, law=law,
+                          family=family, seq_len=seq_len, lowcomm=cfg, reliability=rel, dtype=dtype)
+    if json_output:
+        print_json(res)
+        return
+    rows = []
+    for r in res["rows"]:
+        d, lc = r["dp"], r["lowcomm"]
+        mark = " <" if wan_gbps is not None and r["wan_gbps"] == float(wan_gbps) else ""
+        rows.append([f"{r['wan_gbps']:g}{mark}", f"{d['loss']:.4f}", format_si(d["n_params"], "", 3),
+                     f"{100 * d['wan_fraction']:.1f}%", f"{lc['loss']:.4f}", format_si(lc["n_params"], "", 3),
+                     f"{100 * lc['wan_fraction']:.1f}%", r["winner"]])
+    print_table(f"{res['sites']} sites x {res['devices_per_site']} x {res['system']}, {res['days']:g} days: "
+                f"data parallel vs {res['algorithm']} (H = {res['inner_steps']}, loss x {res['loss_factor']:.4f})",
+                ["WAN Gb/s", "DP loss", "DP N", "DP WAN", f"{algorithm} loss", f"{algorithm} N", f"{algorithm} WAN",
+                 "better"], rows)
+    x = res["crossover_gbps"]
+    print("DiLoCo-style training never wins in this sweep" if x is None else
+          f"{res['algorithm']} reaches a lower loss at WAN <= {x:g} Gb/s per site"
+          + ("" if res["dp_wins_above_gbps"] is None else f"; data parallel wins from {res['dp_wins_above_gbps']:g} Gb/s"))
+
+
 def register(predict_app: typer.Typer) -> None:
     """Add the ``optimal`` command to the ``predict`` Typer group."""
 
@@ -67,8 +115,19 @@ def register(predict_app: typer.Typer) -> None:
         json_output: bool = typer.Option(False, "--json", help="Print JSON (SI units) instead of a table."),
         calibration: str = typer.Option(None, "--calibration",
                                         help="Calibration profile (JSON) for the system's device, or 'default'."),
+        no_failures: bool = typer.Option(False, "--no-failures",
+                                         help="Ideal plan: every second a step (no failures / checkpoints / ETTR)."),
+        sites: int = typer.Option(None, "--sites", help="Plan across N sites of --gpus each (data parallel vs DiLoCo)."),
+        wan_gbps: float = typer.Option(None, "--wan-gbps", help="WAN bandwidth per site, Gbit/s (with --sites)."),
+        wan_latency_ms: float = typer.Option(4.9, "--wan-latency-ms", help="WAN one-way latency, ms (1000 km fibre)."),
+        inner_steps: int = typer.Option(100, "--inner-steps", help="DiLoCo inner steps H between syncs (>= 1)."),
+        lowcomm: str = typer.Option("diloco", "--lowcomm", help="diloco | streaming | co2 | noloco (with --sites)."),
     ) -> None:
         """Choose N, D, shape, layout, batch and LR minimising the predicted loss within a budget."""
+        from cli.validation import check_optimal_inputs
+
+        check_optimal_inputs(compute=compute, system=system, gpus=gpus, days=days, usd=usd, price=price,
+                             family=family, seq_len=seq_len, nominal_mfu=nominal_mfu, dtype=dtype)
         from simulator.planner import make_budget, plan_training
 
         if calibration is not None:
@@ -79,9 +138,17 @@ def register(predict_app: typer.Typer) -> None:
             if system is None:
                 raise ConfigError("--calibration needs a --system whose device the profile calibrates")
             system = apply_calibration(load_system(system), calibration, dtype)
+        from simulator.reliability import ReliabilityOptions
+
+        rel = None if no_failures else ReliabilityOptions()
+        if sites is not None:
+            _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps, lowcomm, law, family,
+                        seq_len, dtype, rel, json_output)
+            return
         budget = make_budget(compute_flop=compute, system=system, devices=gpus, days=days, usd=usd, price=price,
                              dtype=dtype)
-        res = plan_training(budget, law=law, family=family, seq_len=seq_len, nominal_mfu=nominal_mfu).to_dict()
+        res = plan_training(budget, law=law, family=family, seq_len=seq_len, nominal_mfu=nominal_mfu,
+                            reliability=rel).to_dict()
         if json_output:
             print_json(res)
             return
@@ -101,6 +168,9 @@ def register(predict_app: typer.Typer) -> None:
                 print(f"nominal model needs {nom['days_needed_on_hardware']:.3g} days on this hardware "
                       f"({nom['overrun_factor']:.2f}x the budget); within the budget it reaches loss "
                       f"{nom['loss_within_budget']:.4f} vs {plan['predicted_loss']:.4f} for the hardware-aware plan")
+        if plan.get("ettr") is not None:
+            print(f"ETTR {100 * plan['ettr']:.1f}% (failures, checkpoints, restarts; Llama 3 rates): the plan trains "
+                  f"{plan['train_days']:.3g} of the {b['days']:.3g} days; --no-failures for the ideal plan")
         o = res["law_optimum"]
         print(f"law optimum (continuous) at {o['compute_flop']:.3g} FLOP: N = {o['n_params']:.4g}, "
               f"D = {o['tokens']:.4g}, D/N = {o['tokens_per_param']:.1f}")

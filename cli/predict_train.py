@@ -48,7 +48,71 @@ def _render_prediction(title: str, r: dict) -> None:
             ("energy (TDP)", f"{format_si(r['energy_kwh'] * 1e3, 'Wh')} ({format_si(r['energy_j'], 'J')})"),
             ("cost", "-" if r["cost_usd"] != r["cost_usd"] else f"${r['cost_usd']:,.0f}"),
         ]
+        if "reliability" in r:
+            rows[-4] = ("ideal wall-clock", rows[-4][1])
+            rows += _reliability_rows(r["reliability"])
     print_table(title, ["quantity", "value"], rows)
+
+
+def _add_reliability(r: dict, model, system, gpus, every, mode, no_failures, scale, dev_rate_h, node_rate_h,
+                     storage_gbps, restart_s) -> dict:
+    """Failures, checkpoints and restarts on top of the ideal time-to-train (simulator.reliability)."""
+    import dataclasses as dc
+
+    from hardware_db import load_system
+    from simulator.models import load_model
+    from simulator.reliability import (
+        LLAMA3_405B,
+        ReliabilityOptions,
+        parse_checkpoint_every,
+        with_reliability,
+    )
+    from simulator.reliability.checkpoint import positive
+
+
+    for flag, v, zero_ok in (("--failure-scale", scale, True), ("--device-failures-per-hour", dev_rate_h, True),
+                             ("--node-failures-per-hour", node_rate_h, True), ("--storage-gbps", storage_gbps, False),
+                             ("--restart-s", restart_s, True)):
+        if v is not None:
+            positive(flag, v, allow_zero=zero_ok)
+    fm = LLAMA3_405B.scaled(scale)
+    if dev_rate_h is not None or node_rate_h is not None:
+        fm = dc.replace(fm, device_rate_per_s=(fm.device_rate_per_s if dev_rate_h is None else dev_rate_h / 3600.0),
+                        node_rate_per_s=(fm.node_rate_per_s if node_rate_h is None else node_rate_h / 3600.0),
+                        source=f"{fm.source}; overridden on the command line")
+    sysm = load_system(system) if isinstance(system, str) else system
+    inter = getattr(getattr(sysm, "inter_node_link", None), "bandwidth_bytes_per_s", None)
+    kw = {"failures": fm, "checkpoint_every_s": parse_checkpoint_every(every), "mode": mode,
+          "inter_node_bytes_per_s": inter}
+    if storage_gbps is not None:
+        kw["storage_bytes_per_s"] = storage_gbps * 1e9
+    if restart_s is not None:
+        kw["restart_overhead_s"] = restart_s
+    params = load_model(model).total_params() if isinstance(model, str) else model.total_params()
+    return with_reliability(r, float(params), int(sysm.devices_per_node), ReliabilityOptions(**kw),
+                            enabled=not no_failures)
+
+
+def _reliability_rows(rel: dict) -> list[tuple[str, str]]:
+    if not rel["enabled"]:
+        return [("reliability", "ideal (--no-failures): ETTR 100%")]
+    days = lambda s: f"{s / 86400:.3g} days"  # noqa: E731
+    return [
+        ("job MTBF", format_si(rel["mtbf_s"] / 3600, "h")),
+        ("expected interruptions", f"{rel['expected_failures']:.0f} unexpected + "
+                                   f"{rel['expected_planned_interruptions']:.0f} planned"),
+        ("checkpoint", f"{format_si(rel['checkpoint_bytes'], 'B')} {rel['checkpoint_mode']}, "
+                       f"{format_si(rel['checkpoint_blocking_s'], 's')} blocking, every "
+                       f"{format_si(rel['checkpoint_interval_s'], 's')} ({rel['checkpoint_interval_rule']})"),
+        ("  checkpoint overhead", days(rel["checkpoint_overhead_s"])),
+        ("  restarts (incl. load)", days(rel["restart_overhead_s"] + rel["planned_restart_s"])),
+        ("  lost work", days(rel["lost_work_s"])),
+        ("ETTR", f"{100 * rel['ettr']:.1f}%"),
+        ("expected wall-clock", days(rel["expected_wall_s"])),
+        ("expected device-hours", format_si(rel["expected_device_hours"], "h")),
+        ("expected cost", "-" if rel["expected_cost_usd"] != rel["expected_cost_usd"]
+         else f"${rel['expected_cost_usd']:,.0f}"),
+    ]
 
 
 def register(predict_app: typer.Typer) -> None:
@@ -68,6 +132,12 @@ def register(predict_app: typer.Typer) -> None:
         ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
         micro_batch: int = typer.Option(1, "--micro-batch", help="Sequences per micro-batch."),
         virtual_stages: int = typer.Option(1, "--virtual-stages", help="Interleaved 1F1B chunks per device."),
+        first_stage_layers: int = typer.Option(0, "--first-stage-layers", min=0,
+                                               help="Layers of the first pipeline stage (uneven stages; 0 = even)."),
+        last_stage_layers: int = typer.Option(0, "--last-stage-layers", min=0,
+                                              help="Layers of the last pipeline stage (uneven stages; 0 = even)."),
+        mfu_attention: str = typer.Option("causal", "--mfu-attention",
+                                          help="Attention FLOPs in MFU: causal (default) or full (s^2, PaLM/Megatron)."),
         zero: int = typer.Option(0, "--zero", help="ZeRO stage 0-3 (3 = FSDP)."),
         recompute: str = typer.Option("selective", "--recompute", help="none | selective | full."),
         offload: str = typer.Option("none", "--offload", help="Optimizer offload: none | cpu | nvme."),
@@ -78,17 +148,41 @@ def register(predict_app: typer.Typer) -> None:
         top: int = typer.Option(10, "--top", help="Pareto layouts to show with --search (evenly spaced)."),
         calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON (SI units) instead of tables."),
+        checkpoint_every: str = typer.Option(None, "--checkpoint-every",
+                                             help="With --tokens: checkpoint interval, 'auto' (Young/Daly) or seconds."),
+        checkpoint_mode: str = typer.Option("sync", "--checkpoint-mode", help="sync | async | memory (with --tokens)."),
+        no_failures: bool = typer.Option(False, "--no-failures", help="Ideal time-to-train: no failures or checkpoints."),
+        failure_scale: float = typer.Option(1.0, "--failure-scale",
+                                            help="Multiply the Llama 3 per-device/per-node failure rates (what-if)."),
+        device_failure_rate: float = typer.Option(None, "--device-failures-per-hour",
+                                                  help="Unexpected failures per device-hour (overrides Llama 3)."),
+        node_failure_rate: float = typer.Option(None, "--node-failures-per-hour",
+                                                help="Unexpected failures per node-hour (overrides Llama 3)."),
+        storage_gbps: float = typer.Option(None, "--storage-gbps",
+                                           help="Checkpoint storage bandwidth, GB/s aggregate (default: Llama 3 share)."),
+        restart_s: float = typer.Option(None, "--restart-s", help="Restart overhead per failure, s (default 600)."),
     ) -> None:
         """Predict training step time, MFU/HFU, memory per device and time-to-train (or --search layouts)."""
+        from cli.validation import check_train_inputs, emit_warnings, guard_train
+
+        warnings = check_train_inputs(model=model, system=system, gpus=gpus, global_batch=global_batch, seq=seq, tp=tp, pp=pp,
+                                      dp=dp, cp=cp, ep=ep, micro_batch=micro_batch, virtual_stages=virtual_stages,
+                                      zero=zero, recompute=recompute, offload=offload, tokens=tokens, dtype=dtype,
+                                      top=top, calibration=calibration)
         from simulator.training import TrainOptions, predict_training
         from simulator.training import search as search_fn
 
         opts = TrainOptions(dtype=dtype, grad_dtype=dtype if dtype in ("bf16", "fp16") else "bf16",
-                            flash_attention=flash)
+                            flash_attention=flash, mfu_attention=mfu_attention)
         if search:
             res = search_fn(model, system, gpus, global_batch=global_batch, seq_len=seq, tokens=tokens, opts=opts,
                             pareto_rows=top, calibration=calibration)
             pareto = res["pareto"]
+            if tokens is not None and res.get("best") is not None:
+                res["best"] = _add_reliability(res["best"], model, system, gpus, checkpoint_every, checkpoint_mode,
+                                               no_failures, failure_scale, device_failure_rate, node_failure_rate,
+                                               storage_gbps, restart_s)
+            emit_warnings(warnings, res)
             if as_json:
                 out = {k: v for k, v in res.items() if k not in ("pareto", "search")}
                 out["pareto"] = pareto.to_dict(orient="records")
@@ -113,7 +207,14 @@ def register(predict_app: typer.Typer) -> None:
         r = predict_training(model, system, gpus, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
                              virtual_stages=virtual_stages, recompute=recompute, zero=zero, offload=offload,
                              global_batch=global_batch, seq_len=seq, tokens=tokens, opts=opts,
-                             calibration=calibration)
+                             calibration=calibration, first_stage_layers=first_stage_layers,
+                             last_stage_layers=last_stage_layers)
+        guard_train(r, system, calibration, model=model, gpus=gpus, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
+                    global_batch=global_batch, seq=seq, micro_batch=micro_batch, dtype=dtype)
+        emit_warnings(warnings, r)
+        if tokens is not None:
+            r = _add_reliability(r, model, system, gpus, checkpoint_every, checkpoint_mode, no_failures, failure_scale,
+                                 device_failure_rate, node_failure_rate, storage_gbps, restart_s)
         if as_json:
             r = dict(r)
             r["options"] = dataclasses.asdict(opts)

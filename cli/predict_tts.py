@@ -48,6 +48,11 @@ def register(predict_app: typer.Typer) -> None:
                                         help="Calibration profile (JSON) for --hardware, or 'default'."),
     ) -> None:
         """Choose model size, samples, generation length and attention under a per-query budget."""
+        from cli.validation import check_options, readable_file
+
+        check_options(budget_s=budget_s, budget_usd=budget_usd, budget_eflops=budget_eflops, price=price,
+                      prompt_len=prompt_len)
+        readable_file("--accuracy-table", accuracy_table)
         from simulator.planner.test_time_plan import plan_test_time
 
         if calibration is not None:

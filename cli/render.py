@@ -7,9 +7,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 console = Console()
 
@@ -21,6 +19,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        import numpy as np  # only when a numpy/JAX value is present (keeps `simlab --help` light)
+
         return to_jsonable(np.asarray(value).tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -54,6 +54,8 @@ def format_si(value: float | None, unit: str = "", digits: int = 3) -> str:
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Print a rich table with the given column headers; cells are converted with ``str``."""
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for index, column in enumerate(columns):
         table.add_column(column, no_wrap=index == 0)

@@ -40,8 +40,8 @@ _JSON = typer.Option(False, "--json", help="Print JSON (SI units) instead of tab
 
 @app.command("run")
 def run_command(
-    spec: Path = typer.Argument(..., help="TOML sweep spec (see docs/sweeps.md and examples/sweeps/)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: new, empty, or holding this sweep (resume)."),
+    spec: str = typer.Argument(..., help="TOML sweep spec (see docs/sweeps.md and examples/sweeps/)."),
+    out: str = typer.Option(..., "--out", "-o", help="Output folder: new, empty, or holding this sweep (resume)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786; "
                                   "--out must then be on a filesystem every worker can write."),
     chunk_size: int = typer.Option(None, "--chunk-size", help="Configurations per chunk / Parquet part "
@@ -54,8 +54,12 @@ def run_command(
     json_output: bool = _JSON,
 ) -> None:
     """Run (or resume) the sweep described by SPEC into --out; parts already written are kept."""
+    from cli.validation import check_options, readable_file, writable_dir
     from simulator.design_space import load_spec, run_sweep
 
+    check_options(chunk_size=chunk_size, max_chunks=max_chunks, compression=compression)
+    spec = readable_file("SPEC", spec)
+    out = writable_dir("--out", out)
     s = load_spec(spec)
     report = run_sweep(s, out, chunk_size=chunk_size, scheduler=scheduler, compression=compression,
                        max_chunks=max_chunks, shard=False if no_shard else "auto",
@@ -89,13 +93,21 @@ def run_command(
 
 @app.command("summarize")
 def summarize_command(
-    results: Path = typer.Argument(..., help="A sweep output folder (written by `simlab sweep`)."),
+    results: str = typer.Argument(..., help="A sweep output folder (written by `simlab sweep`)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Write the CSV tables only."),
     top: int = typer.Option(20, "--top", min=1, help="Rows of each table shown (all are written to _summary/)."),
     json_output: bool = _JSON,
 ) -> None:
     """Best configuration per model and hardware, Pareto fronts (latency vs throughput, cost vs time)."""
+    from cli.validation import check_options, readable_dir, writable_dir
     from simulator.design_space import summarize
+
+    check_options(top=top)
+    if not str(results).strip():
+        readable_dir("RESULTS", results)  # the one-line "is empty" error
+    results = Path(results).expanduser()
+    if results.is_dir():  # a missing folder or one without a sweep: summarize() says so
+        writable_dir("RESULTS (its _summary/ folder)", results / "_summary")
 
     summary = summarize(results, plots=not no_plots)
     if json_output:

@@ -5,10 +5,17 @@ need them (``fitters.registry`` imports pooch/pandas lazily inside its functions
 
 Public sub-modules::
 
-    fitters.registry   published-dataset registry (DatasetSpec, register, dataset_path, load_csv, ...)
-    fitters.huber      Huber-on-log objective, vectorised multi-start damped-Newton fit, bootstrap
-    fitters.procedures the papers' own procedures (Step Law, Farseer staged fit, data-filtering
-                       grid search, Porian weighted allocation fit, ParScale)
+    fitters.registry       published-dataset registry (DatasetSpec, register, dataset_path, load_csv, ...)
+    fitters.result         FitResult, the one result type every fit returns (calibration's efficiency
+                           fit returns simulator.calibration.fit.EfficiencyFit, a profile, not a law fit)
+    fitters.precision      float64(): the float64 policy of the fitters, set at their public entry points
+    fitters.huber          Huber-on-log objective and its derivatives (Hoffmann et al. 2022, App. D.2)
+    fitters.optim          vectorised multi-start damped-Newton (Levenberg-Marquardt) minimiser
+    fitters.generic        multi-start Huber-on-log fit of any law
+    fitters.chinchilla     Chinchilla Approach 3 with Hoffmann's 4,500-start grid and bootstrap
+    the papers' own procedures: fitters.steplaw, fitters.farseer, fitters.data_filtering,
+    fitters.porian, fitters.parscale, fitters.coverage (test-time coverage)
+    fitters.plots          diagnostic plots of fits
 """
 
 from fitters.errors import DatasetError, FitError

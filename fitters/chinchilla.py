@@ -15,8 +15,8 @@ Bootstrap: B resamples with replacement expressed as multiplicity weights (shape
 refitted from the full-data optimum (warm start, as Epoch's notebook does), all in one vmap.
 Standard errors are the sample standard deviations of the B estimates; intervals are percentiles.
 
-Precision: everything runs in float64 inside ``jax.enable_x64(True)`` (a context manager, so the
-rest of the process keeps JAX's float32 default); results leave as Python floats / numpy arrays.
+Precision: the public functions run in float64 (``@float64()``, :mod:`fitters.precision`: a scoped
+``jax.enable_x64``, so the rest of the process keeps JAX's float32 default); results leave as Python floats / numpy arrays.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 from fitters.errors import FitError
 from fitters.huber import DELTA, lse_huber_derivs
 from fitters.optim import lm_minimize
+from fitters.precision import float64
 from fitters.result import FitResult
 from scaling_laws import chinchilla as law
 
@@ -96,6 +97,7 @@ def bootstrap_weights(key, n_resamples: int, n_points: int) -> jax.Array:
     return jnp.zeros((n_resamples, n_points), jnp.float64).at[rows, idx].add(1.0)
 
 
+@float64()
 def fit_chinchilla(
     N,
     D,
@@ -138,90 +140,89 @@ def fit_chinchilla(
     n_pad = max(256, -(-n // 64) * 64)
     padded = {k: np.concatenate([v, np.full(n_pad - n, v[0])]) for k, v in pts.items()}
     w_row = np.concatenate([np.ones(n), np.zeros(n_pad - n)])
-    with jax.enable_x64(True):
-        x = jnp.log(jnp.asarray(padded["N"]))
-        z = jnp.log(jnp.asarray(padded["D"]))
-        y = jnp.log(jnp.asarray(padded["L"]))
-        S = len(grid)
-        keep_n = S if keep is None else max(1, min(int(keep), S))
-        # Stage 1 (screening): every start takes `screen_iter` damped-Newton steps.
-        s1 = _lm_batch(jnp.asarray(grid), jnp.broadcast_to(jnp.asarray(w_row), (S, n_pad)), x, z, y, delta, screen_iter if keep_n < S else max_iter)
-        f1 = np.where(np.isfinite(np.asarray(s1.f)), np.asarray(s1.f), np.inf)
-        conv1 = np.asarray(s1.converged)
-        if keep_n < S:
-            # Stage 2: the `keep` best starts continue to convergence.
-            idx = np.argsort(f1, kind="stable")[:keep_n]
-            s2 = _lm_batch(s1.theta[idx], jnp.broadcast_to(jnp.asarray(w_row), (keep_n, n_pad)), x, z, y, delta, max_iter)
-            f = f1.copy()
-            f[idx] = np.where(np.isfinite(np.asarray(s2.f)), np.asarray(s2.f), np.inf)
-            conv = conv1.copy()
-            conv[idx] = np.asarray(s2.converged)
-            thetas = np.asarray(s1.theta).copy()
-            thetas[idx] = np.asarray(s2.theta)
-        else:
-            f, conv, thetas = f1, conv1, np.asarray(s1.theta)
-        best = int(np.argmin(f))
-        theta = thetas[best]
-        fbest = float(f[best])
-        screen = f"; all take {screen_iter} steps, the best {keep_n} continue" if keep_n < S else ""
-        res = FitResult(
-            law="chinchilla",
-            params=law.theta_to_params(theta),
-            objective=fbest,
-            n_points=n,
-            method=(
-                f"sum Huber(delta={delta:g}) on ln L, LSE form; damped Newton from {S} starts{screen}; float64"
-            ),
-            n_starts=S,
-            n_converged=int(conv.sum()),
-            n_at_best=int(np.sum(f <= fbest * (1 + 1e-6))),
-            converged=bool(conv[best]),
-        )
-        if not res.converged:
-            res.warnings.append(f"best start did not converge in {max_iter} iterations (gradient not ~0)")
-        p = res.params
-        aN, bD = law.allocation_exponents(p)
-        res.extra.update({"a_N": aN, "b_D": bD, "theta": theta.tolist(), "n_screened_out": S - keep_n})
-        if bootstrap:
-            W = bootstrap_weights(jax.random.PRNGKey(seed), int(bootstrap), n)
-            W = jnp.concatenate([W, jnp.zeros((int(bootstrap), n_pad - n))], axis=1)
-            t0 = jnp.broadcast_to(jnp.asarray(theta), (int(bootstrap), 5))
-            bs = _lm_batch(t0, W, x, z, y, delta, bootstrap_max_iter)
-            th = np.asarray(bs.theta)
-            ok = np.asarray(bs.converged) & np.isfinite(th).all(axis=1)
-            samples = {
-                "E": np.exp(th[:, 2]),
-                "A": np.exp(th[:, 0]),
-                "B": np.exp(th[:, 1]),
-                "alpha": th[:, 3],
-                "beta": th[:, 4],
-            }
-            samples["a_N"] = samples["beta"] / (samples["alpha"] + samples["beta"])
-            res.samples = {k: v[ok] for k, v in samples.items()}
-            res.stderr = {k: float(np.std(v, ddof=1)) for k, v in res.samples.items()}
-            res.ci = {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for k, v in res.samples.items()}
-            res.extra["bootstrap_resamples"] = int(bootstrap)
-            res.extra["bootstrap_converged"] = int(ok.sum())
-            if ok.sum() < bootstrap:
-                res.warnings.append(f"{int(bootstrap - ok.sum())} of {bootstrap} bootstrap refits did not converge (left out)")
+    x = jnp.log(jnp.asarray(padded["N"]))
+    z = jnp.log(jnp.asarray(padded["D"]))
+    y = jnp.log(jnp.asarray(padded["L"]))
+    S = len(grid)
+    keep_n = S if keep is None else max(1, min(int(keep), S))
+    # Stage 1 (screening): every start takes `screen_iter` damped-Newton steps.
+    s1 = _lm_batch(jnp.asarray(grid), jnp.broadcast_to(jnp.asarray(w_row), (S, n_pad)), x, z, y, delta, screen_iter if keep_n < S else max_iter)
+    f1 = np.where(np.isfinite(np.asarray(s1.f)), np.asarray(s1.f), np.inf)
+    conv1 = np.asarray(s1.converged)
+    if keep_n < S:
+        # Stage 2: the `keep` best starts continue to convergence.
+        idx = np.argsort(f1, kind="stable")[:keep_n]
+        s2 = _lm_batch(s1.theta[idx], jnp.broadcast_to(jnp.asarray(w_row), (keep_n, n_pad)), x, z, y, delta, max_iter)
+        f = f1.copy()
+        f[idx] = np.where(np.isfinite(np.asarray(s2.f)), np.asarray(s2.f), np.inf)
+        conv = conv1.copy()
+        conv[idx] = np.asarray(s2.converged)
+        thetas = np.asarray(s1.theta).copy()
+        thetas[idx] = np.asarray(s2.theta)
+    else:
+        f, conv, thetas = f1, conv1, np.asarray(s1.theta)
+    best = int(np.argmin(f))
+    theta = thetas[best]
+    fbest = float(f[best])
+    screen = f"; all take {screen_iter} steps, the best {keep_n} continue" if keep_n < S else ""
+    res = FitResult(
+        law="chinchilla",
+        params=law.theta_to_params(theta),
+        objective=fbest,
+        n_points=n,
+        method=(
+            f"sum Huber(delta={delta:g}) on ln L, LSE form; damped Newton from {S} starts{screen}; float64"
+        ),
+        n_starts=S,
+        n_converged=int(conv.sum()),
+        n_at_best=int(np.sum(f <= fbest * (1 + 1e-6))),
+        converged=bool(conv[best]),
+    )
+    if not res.converged:
+        res.warnings.append(f"best start did not converge in {max_iter} iterations (gradient not ~0)")
+    p = res.params
+    aN, bD = law.allocation_exponents(p)
+    res.extra.update({"a_N": aN, "b_D": bD, "theta": theta.tolist(), "n_screened_out": S - keep_n})
+    if bootstrap:
+        W = bootstrap_weights(jax.random.PRNGKey(seed), int(bootstrap), n)
+        W = jnp.concatenate([W, jnp.zeros((int(bootstrap), n_pad - n))], axis=1)
+        t0 = jnp.broadcast_to(jnp.asarray(theta), (int(bootstrap), 5))
+        bs = _lm_batch(t0, W, x, z, y, delta, bootstrap_max_iter)
+        th = np.asarray(bs.theta)
+        ok = np.asarray(bs.converged) & np.isfinite(th).all(axis=1)
+        samples = {
+            "E": np.exp(th[:, 2]),
+            "A": np.exp(th[:, 0]),
+            "B": np.exp(th[:, 1]),
+            "alpha": th[:, 3],
+            "beta": th[:, 4],
+        }
+        samples["a_N"] = samples["beta"] / (samples["alpha"] + samples["beta"])
+        res.samples = {k: v[ok] for k, v in samples.items()}
+        res.stderr = {k: float(np.std(v, ddof=1)) for k, v in res.samples.items()}
+        res.ci = {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for k, v in res.samples.items()}
+        res.extra["bootstrap_resamples"] = int(bootstrap)
+        res.extra["bootstrap_converged"] = int(ok.sum())
+        if ok.sum() < bootstrap:
+            res.warnings.append(f"{int(bootstrap - ok.sum())} of {bootstrap} bootstrap refits did not converge (left out)")
     return res
 
 
+@float64()
 def objective(params, N, D, L, delta: float = DELTA) -> float:
     """sum-Huber objective of a given parameter set ({E, A, B, alpha, beta}) on (N, D, L)."""
     pts = check_points(0, N=N, D=D, L=L)
-    with jax.enable_x64(True):
-        th = law.params_to_theta({k: jnp.float64(v) for k, v in params.items()})
-        x, z, y = (jnp.log(jnp.asarray(pts[k])) for k in ("N", "D", "L"))
-        f, _, _ = lse_huber_derivs(th, x, z, y, jnp.ones_like(x), delta)
-        return float(f)
+    th = law.params_to_theta({k: jnp.float64(v) for k, v in params.items()})
+    x, z, y = (jnp.log(jnp.asarray(pts[k])) for k in ("N", "D", "L"))
+    f, _, _ = lse_huber_derivs(th, x, z, y, jnp.ones_like(x), delta)
+    return float(f)
 
 
+@float64()
 def heldout_error(params, N, D, L) -> dict[str, float]:
     """Extrapolation error of ``params`` on held-out points: mean / max |Lhat/L - 1| and RMSE (nats)."""
     pts = check_points(0, N=N, D=D, L=L)
-    with jax.enable_x64(True):
-        pred = np.asarray(law.loss(params, pts["N"], pts["D"]))
+    pred = np.asarray(law.loss(params, pts["N"], pts["D"]))
     rel = pred / pts["L"] - 1.0
     return {
         "mean_abs_rel_error": float(np.mean(np.abs(rel))),

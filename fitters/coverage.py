@@ -14,6 +14,7 @@ import numpy as np
 
 from fitters.errors import FitError
 from fitters.optim import autodiff_derivs, lm_minimize
+from fitters.precision import float64
 from fitters.result import FitResult
 
 
@@ -23,6 +24,7 @@ def _sse(theta, n, f):
     return jnp.sum((fmax * (1.0 - (1.0 - p) ** n) - f) ** 2)
 
 
+@float64()
 def fit_coverage(N, F) -> FitResult:
     """Fit (F_max, p) to coverage F (fractions in [0, 1]) observed at N samples / rounds."""
     N = np.asarray(N, dtype=np.float64).ravel()
@@ -35,14 +37,13 @@ def fit_coverage(N, F) -> FitResult:
         raise FitError("N must be positive and F in [0, 1]")
     logit = lambda v: np.log(v / (1 - v))  # noqa: E731
     starts = np.array(list(itertools.product(logit(np.array([0.01, 0.05, 0.2, 0.5])), logit(np.array([0.5, 0.8, 0.99])))))
-    with jax.enable_x64(True):
-        derivs = autodiff_derivs(_sse)
-        st = jax.vmap(lambda t: lm_minimize(derivs, t, jnp.asarray(N), jnp.asarray(F), max_iter=200, f_scale=1e-12))(
-            jnp.asarray(starts)
-        )
-        f = np.where(np.isfinite(np.asarray(st.f)), np.asarray(st.f), np.inf)
-        i = int(np.argmin(f))
-        th = np.asarray(st.theta[i])
+    derivs = autodiff_derivs(_sse)
+    st = jax.vmap(lambda t: lm_minimize(derivs, t, jnp.asarray(N), jnp.asarray(F), max_iter=200, f_scale=1e-12))(
+        jnp.asarray(starts)
+    )
+    f = np.where(np.isfinite(np.asarray(st.f)), np.asarray(st.f), np.inf)
+    i = int(np.argmin(f))
+    th = np.asarray(st.theta[i])
     sig = 1 / (1 + np.exp(-th))
     return FitResult(
         law="coverage",

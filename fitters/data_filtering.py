@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fitters.errors import FitError
+from fitters.precision import float64
 from fitters.result import FitResult
 from scaling_laws import data_filtering as law
 
@@ -23,6 +24,7 @@ B_GRID = np.linspace(-0.005, -0.5, 100)
 TAU_GRID = np.linspace(1.0, 10.0, 100)
 
 
+@float64()
 def fit_pools_grid(
     n,
     errors,
@@ -54,13 +56,12 @@ def fit_pools_grid(
         raise FitError(f"{n.size} observation(s) per pool cannot determine b and tau; need at least 2")
     a_grid = np.linspace(1e-4, 0.05, 100) if a_grid is None else np.atleast_1d(np.asarray(a_grid, dtype=np.float64))
     k_max = int(np.floor(n.max() / pool_size)) + 1
-    with jax.enable_x64(True):
-        A, B, T = np.meshgrid(a_grid, np.asarray(b_grid), np.asarray(tau_grid), indexing="ij")
-        pred = jax.jit(
-            jax.vmap(lambda a, b, t: law.error(a, b, t, d, jnp.asarray(n), pool_size, variant=variant, k_max=k_max))
-        )(jnp.asarray(A.ravel()), jnp.asarray(B.ravel()), jnp.asarray(T.ravel()))  # (G, m)
-        sse = jnp.sum((pred[:, None, :] - jnp.asarray(Y)[None, :, :]) ** 2, axis=-1)  # (G, pools)
-        sse = np.asarray(sse).reshape(len(a_grid), -1, Y.shape[0])  # (a, b*tau, pools)
+    A, B, T = np.meshgrid(a_grid, np.asarray(b_grid), np.asarray(tau_grid), indexing="ij")
+    pred = jax.jit(
+        jax.vmap(lambda a, b, t: law.error(a, b, t, d, jnp.asarray(n), pool_size, variant=variant, k_max=k_max))
+    )(jnp.asarray(A.ravel()), jnp.asarray(B.ravel()), jnp.asarray(T.ravel()))  # (G, m)
+    sse = jnp.sum((pred[:, None, :] - jnp.asarray(Y)[None, :, :]) ** 2, axis=-1)  # (G, pools)
+    sse = np.asarray(sse).reshape(len(a_grid), -1, Y.shape[0])  # (a, b*tau, pools)
     best_bt = sse.argmin(axis=1)  # (a, pools)
     per_a = np.take_along_axis(sse, best_bt[:, None, :], axis=1)[:, 0, :].sum(axis=1)
     ia = int(np.argmin(per_a))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from fitters.errors import FitError
+from fitters.precision import float64
 from fitters.result import FitResult
 
 LAMBDA = 2**0.5
@@ -71,6 +72,7 @@ def _stage1(N, D, L, lam):
     return rows
 
 
+@float64()
 def fit_farseer(N, D, L, *, lam: float = LAMBDA, rounds: int = 2, grid=EXP_GRID) -> FitResult:
     """Fit the 9 Farseer parameters by the staged procedure (N non-embedding, L in bits/char)."""
     N, D, L = (np.asarray(v, dtype=np.float64).ravel() for v in (N, D, L))
@@ -128,12 +130,10 @@ def fit_farseer(N, D, L, *, lam: float = LAMBDA, rounds: int = 2, grid=EXP_GRID)
         "a2": float(a2), "beta": float(beta), "b2": float(b2),
         "a3": float(a3s[ig]), "gamma": float(grid[ig]), "b3": float(b3s[ig]),
     }
-    import jax
 
     from scaling_laws import farseer
 
-    with jax.enable_x64(True):
-        pred = np.asarray(farseer.loss(params, N, D))
+    pred = np.asarray(farseer.loss(params, N, D))
     rel = np.abs(pred / L - 1)
     res = FitResult(
         law="farseer",

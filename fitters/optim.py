@@ -19,8 +19,8 @@ says so. ``max_iter`` may be a traced value, so one compiled loop serves every i
 
 The objective's derivatives are evaluated once per iteration (the loop starts from f = +inf with
 a zero step, which keeps a single copy of ``derivs`` in the compiled graph and halves compile time).
-All functions here are pure JAX; call them with x64 enabled (the fitters wrap them in
-``jax.enable_x64(True)``).
+All functions here are pure JAX; call them with x64 enabled (the fitters' public entry points
+are decorated with :func:`fitters.precision.float64`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fitters.errors import FitError
+from fitters.precision import float64
 from fitters.result import FitResult
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -40,12 +41,12 @@ def _figure(ncols: int):
     return fig
 
 
+@float64()
 def plot_chinchilla_fit(result: FitResult, N, D, L, path: str | Path | None = None):
     """Fitted surface with isoFLOP curves, residuals, and bootstrap distributions (if any).
 
     Returns the matplotlib Figure; writes it to ``path`` when given (see :func:`check_plot_path`).
     """
-    import jax
 
     path = check_plot_path(path)
     from scaling_laws import chinchilla as law
@@ -60,14 +61,13 @@ def plot_chinchilla_fit(result: FitResult, N, D, L, path: str | Path | None = No
     sc = ax.scatter(N, L, c=np.log10(C), s=12, cmap="viridis")
     fig.colorbar(sc, ax=ax, label="log10 C [FLOP]")
     budgets = np.logspace(np.floor(np.log10(C.min())), np.ceil(np.log10(C.max())), 6)
-    with jax.enable_x64(True):
-        for c in budgets:
-            n = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 0.5, 200)
-            d = c / (6 * n)
-            ax.plot(n, np.asarray(law.loss(p, n, d)), lw=1, color="0.4")
-            opt = law.optimal_allocation(p, c)
-            ax.plot(float(opt["N"]), float(opt["loss"]), "r.", ms=6)
-        pred = np.asarray(law.loss(p, N, D))
+    for c in budgets:
+        n = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 0.5, 200)
+        d = c / (6 * n)
+        ax.plot(n, np.asarray(law.loss(p, n, d)), lw=1, color="0.4")
+        opt = law.optimal_allocation(p, c)
+        ax.plot(float(opt["N"]), float(opt["loss"]), "r.", ms=6)
+    pred = np.asarray(law.loss(p, N, D))
     ax.set(xscale="log", xlabel="N [parameters]", ylabel="loss [nats/token]", title="fit with isoFLOP curves (red: optimum)")
     ax.set_ylim(L.min() - 0.1, min(L.max() + 0.2, 6))
     ax = axes[1]

@@ -2,11 +2,15 @@
 
 Third-party data files are never committed to simlab. A dataset is found, in this order:
 
-1. ``$SIMLAB_DATA_DIR/<relative_path>`` (CI points ``SIMLAB_DATA_DIR`` at the shared data folder);
-   its sha256 is checked against the registered one;
+1. ``<root folder>/<relative_path>``, its sha256 checked against the registered one. The root
+   folder is ``$SIMLAB_DATA_DIR`` for published datasets (``root="data"``; CI points it at the shared
+   data folder) and ``$SIMLAB_REFERENCE_DIR`` for the team's reference tables compiled from public
+   sources (``root="reference"``, e.g. ``measured-public``), which defaults to the ``reference``
+   folder next to ``$SIMLAB_DATA_DIR`` (``../shared/reference`` when ``SIMLAB_DATA_DIR=../shared/data``);
 2. the pooch cache (``pooch.os_cache("simlab")/<relative_path>``), filled by an earlier download;
-3. with ``download=True`` and a downloadable spec: downloaded once from the public URL with
-   :func:`pooch.retrieve` (hash-checked) into that cache.
+3. with ``download=True``, a downloadable spec and ``SIMLAB_OFFLINE`` unset (``simlab --offline``
+   sets it): downloaded once from the public URL with :func:`pooch.retrieve` (hash-checked, no
+   progress output) into that cache.
 
 Otherwise :class:`DatasetError` says which path was expected and where the file comes from.
 
@@ -36,6 +40,16 @@ __all__ = [
 ]
 
 ENV_VAR = "SIMLAB_DATA_DIR"
+REFERENCE_ENV_VAR = "SIMLAB_REFERENCE_DIR"
+ROOTS = ("data", "reference")
+#: ``SIMLAB_OFFLINE=1`` (also set by ``simlab --offline``): never download; a missing file is an error
+#: naming the expected path and where to get the file.
+OFFLINE_VAR = "SIMLAB_OFFLINE"
+
+
+def offline() -> bool:
+    """True when downloads are switched off (``SIMLAB_OFFLINE`` set to 1/true/yes/on)."""
+    return os.environ.get(OFFLINE_VAR, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class DatasetSpec:
         downloadable: False when the file is *derived* by the simlab team (transcribed from code or
             exported from pickles) and so cannot be fetched byte-identical from ``url``.
         citation: paper the data belongs to.
+        root: ``"data"`` (under ``$SIMLAB_DATA_DIR``) or ``"reference"`` (under
+            ``$SIMLAB_REFERENCE_DIR``, default ``$SIMLAB_DATA_DIR/../reference``).
     """
 
     name: str
@@ -66,6 +82,7 @@ class DatasetSpec:
     columns: dict[str, str] = field(default_factory=dict)
     downloadable: bool = True
     citation: str = ""
+    root: str = "data"
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -76,6 +93,8 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     """Add ``spec`` to the registry (re-registering the same name with the same spec is a no-op)."""
     if not isinstance(spec, DatasetSpec):
         raise DatasetError(f"register() expects a DatasetSpec, got {type(spec).__name__}")
+    if spec.root not in ROOTS:
+        raise DatasetError(f"dataset {spec.name!r}: root {spec.root!r}; allowed: {', '.join(ROOTS)}")
     old = _REGISTRY.get(spec.name)
     if old is not None and old != spec:
         raise DatasetError(f"dataset {spec.name!r} is already registered with a different spec")
@@ -127,10 +146,25 @@ def _cache_dir() -> Path:
     return Path(pooch.os_cache("simlab"))
 
 
-def _where(spec: DatasetSpec) -> str:
+def root_dir(root: str = "data") -> Path | None:
+    """Folder a spec's ``relative_path`` is looked up under: ``$SIMLAB_DATA_DIR`` for ``"data"``;
+    ``$SIMLAB_REFERENCE_DIR``, else ``$SIMLAB_DATA_DIR/../reference``, for ``"reference"``; None if unset."""
+    if root == "reference" and os.environ.get(REFERENCE_ENV_VAR):
+        return Path(os.environ[REFERENCE_ENV_VAR]).expanduser()
     env = os.environ.get(ENV_VAR)
-    expected = f"{env}/{spec.relative_path}" if env else f"$SIMLAB_DATA_DIR/{spec.relative_path} ($SIMLAB_DATA_DIR is not set)"
-    how = f"download it from {spec.url}" if spec.downloadable else f"it is derived by the simlab team from {spec.url}; copy it from the team's shared data folder"
+    if not env:
+        return None
+    base = Path(env).expanduser()
+    return base if root == "data" else base.parent / "reference"
+
+
+def _where(spec: DatasetSpec) -> str:
+    d = root_dir(spec.root)
+    var = REFERENCE_ENV_VAR if spec.root == "reference" else ENV_VAR
+    expected = (f"{d}/{spec.relative_path}" if d is not None
+                else f"${var}/{spec.relative_path} (neither ${var} nor ${ENV_VAR} is set)" if spec.root == "reference"
+                else f"${var}/{spec.relative_path} (${var} is not set)")
+    how = f"download it from {spec.url}" if spec.downloadable else f"it is derived by the simlab team from {spec.url}; copy it from the team's shared {spec.root} folder"
     return f"expected {expected}; {how}"
 
 
@@ -142,9 +176,9 @@ def dataset_path(name: str, download: bool = True) -> Path:
     expected path and the source URL when the file cannot be had.
     """
     spec = get_spec(name)
-    env = os.environ.get(ENV_VAR)
-    if env:
-        p = Path(env).expanduser() / spec.relative_path
+    d = root_dir(spec.root)
+    if d is not None:
+        p = d / spec.relative_path
         if p.is_file():
             return _check(spec, p)
     try:
@@ -155,8 +189,12 @@ def dataset_path(name: str, download: bool = True) -> Path:
         return _check(spec, cached)
     if not download or not spec.downloadable:
         raise DatasetError(f"dataset {name!r} not found: {_where(spec)}")
+    if offline():
+        raise DatasetError(f"dataset {name!r} not found and downloads are off ({OFFLINE_VAR}=1 or --offline): "
+                           f"{_where(spec)}")
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # no "Downloading data from ..." line before an error
     try:
         fetched = pooch.retrieve(
             url=spec.url,
@@ -167,6 +205,9 @@ def dataset_path(name: str, download: bool = True) -> Path:
         )
     except Exception as err:  # network errors, hash mismatch, ...
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if len(msg) > 120:  # e.g. a urllib3 connection error quoting the whole pool
+            msg = f"{type(err).__name__}: no connection or the server refused" if "connect" in msg.lower() or \
+                "resolve" in msg.lower() else msg[:117] + "..."
         raise DatasetError(f"dataset {name!r}: download failed ({msg}); {_where(spec)}") from None
     return Path(fetched)
 

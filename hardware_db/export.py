@@ -14,13 +14,18 @@ def _sourced(value: float | None, source: str | None, unset: str | None = None) 
 
 
 def link_to_dict(link: Link | None) -> dict[str, Any] | None:
-    """``Link`` -> dict with ``bandwidth_bytes_per_s`` (per direction), ``latency_s``, ``source``."""
+    """``Link`` -> dict with ``bandwidth_bytes_per_s`` (per direction; per link for full_mesh/torus),
+    ``latency_s``, ``topology``, ``links_per_device``, ``nvls_efficiency``, ``efficiency``, ``source``."""
     if link is None:
         return None
     return {
         "name": link.name,
         "bandwidth_bytes_per_s": link.bandwidth_bytes_per_s,
         "latency_s": link.latency_s,
+        "topology": link.topology,
+        "links_per_device": link.links_per_device,
+        "nvls_efficiency": link.nvls_efficiency,
+        "efficiency": link.efficiency,
         "source": link.source,
     }
 

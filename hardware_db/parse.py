@@ -19,11 +19,13 @@ from hardware_db.schema import (
     DTYPES,
     EFFICIENCY_CLASSES,
     KINDS,
+    LINK_TOPOLOGIES,
     TIER_NAMES,
     Device,
     Efficiency,
     Link,
     MemoryTier,
+    value_range,
 )
 
 DEVICE_KEYS = {
@@ -58,7 +60,7 @@ SYSTEM_KEYS = {
 }
 SYSTEM_UNSETTABLE = {"intra_node_link", "inter_node_link"}
 TIER_KEYS = {"name", "capacity_bytes", "bandwidth_bytes_per_s", "source"}
-LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source"}
+LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source", "topology", "links_per_device", "nvls_efficiency", "efficiency"}
 EFF_KEYS = {
     "compute",
     "memory",
@@ -71,15 +73,34 @@ EFF_KEYS = {
 }
 
 
+def decode_text(raw: bytes, where: str, error: type[Exception] = HardwareError) -> str:
+    """UTF-8 text of a file's bytes: a UTF-8 byte-order mark is dropped; UTF-16/32 or any byte that is
+    not UTF-8 raises ``error`` (one line naming the file, the offset and the line). Shared by every
+    reader of user text files (device/system/model TOML, sweep specs)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise error(f"{where}: file is UTF-16 (or UTF-32) encoded; allowed: UTF-8 text (save it as UTF-8)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise error(f"{where}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}, line {line}); "
+                    "allowed: UTF-8 text (save the file as UTF-8)") from None
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse ``path``; a syntax error becomes one line with the file and line number."""
+    """Parse ``path`` (UTF-8, a byte-order mark allowed); a syntax or encoding error becomes one
+    line with the file and line number."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise HardwareError(f"{path}: malformed TOML: {err}") from None
+            raw = handle.read()
     except OSError as err:
         raise HardwareError(f"{path}: cannot read file: {err.strerror}") from None
+    try:
+        return tomllib.loads(decode_text(raw, str(path)))
+    except tomllib.TOMLDecodeError as err:
+        raise HardwareError(f"{path}: malformed TOML: {err}") from None
 
 
 class _Ctx:
@@ -115,6 +136,10 @@ class _Ctx:
             raise self.fail(where, f"{value!r} must be > 0")
         if not positive and value < 0:
             raise self.fail(where, f"{value!r} must be >= 0")
+        bounds = value_range(where)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise self.fail(where, f"{value!r} is outside the physical range; allowed: a number in "
+                                   f"[{bounds[0]:g}, {bounds[1]:g}] (hardware_db.schema.VALUE_RANGES)")
         return float(value)
 
     def sourced(self, value: Any, where: str, positive: bool = True) -> tuple[float, str]:
@@ -143,7 +168,35 @@ class _Ctx:
             ),
             latency_s=self.number(table.get("latency_s"), f"{where}.latency_s", positive=False),
             source=self.text(table, "source", f"{where}.source"),
+            **self.link_fabric(table, where),
         )
+
+    def link_fabric(self, table: dict, where: str) -> dict[str, Any]:
+        """Optional ``topology`` / ``links_per_device`` / ``nvls_efficiency`` / ``efficiency`` of a link
+        (defaults: switch, 1, 0 = no NVLink SHARP, 0 = the device's link efficiency); their source
+        goes into the link's ``source`` text."""
+        out: dict[str, Any] = {}
+        if "topology" in table:
+            topo = table["topology"]
+            if topo not in LINK_TOPOLOGIES:
+                raise self.fail(f"{where}.topology", f"{topo!r}; allowed: {', '.join(LINK_TOPOLOGIES)}")
+            out["topology"] = topo
+        if "links_per_device" in table:
+            count = table["links_per_device"]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise self.fail(f"{where}.links_per_device", f"{count!r}; allowed: an integer >= 1")
+            out["links_per_device"] = count
+        if "nvls_efficiency" in table:
+            eff = self.number(table["nvls_efficiency"], f"{where}.nvls_efficiency", positive=False)
+            if eff > 1.0:
+                raise self.fail(f"{where}.nvls_efficiency", f"{eff!r}; allowed: 0 (no NVLink SHARP) or a number in (0, 1]")
+            out["nvls_efficiency"] = eff
+        if "efficiency" in table:
+            eff = self.number(table["efficiency"], f"{where}.efficiency", positive=True)
+            if eff > 1.0:
+                raise self.fail(f"{where}.efficiency", f"{eff!r}; allowed: a number in (0, 1]")
+            out["efficiency"] = eff
+        return out
 
     def names(self, table: dict) -> tuple[str, tuple[str, ...]]:
         name = self.text(table, "name", "name")
@@ -294,6 +347,8 @@ def system_fields(table: dict[str, Any], path: Path) -> dict[str, Any]:
     nodes = table.get("nodes", 1)
     if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
         raise ctx.fail("nodes", f"{nodes!r}; allowed: an integer >= 1")
+    ctx.number(nodes, "nodes")
+    ctx.number(per, "devices_per_node.value")
     links: dict[str, Link | None] = {}
     for key in ("intra_node_link", "inter_node_link"):
         if key in table:

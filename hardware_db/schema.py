@@ -36,6 +36,37 @@ CLASS_FIELDS: dict[str, tuple[str, ...]] = {
 }
 EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
 
+#: Finite range (low, high), SI units, of every number a device or system TOML may hold, keyed by
+#: field name. Deliberately generous (a wafer-scale engine and a phone both fit); what lies outside is
+#: not a physical accelerator and would overflow the simulator's float32 arithmetic (a capacity of
+#: 1e300 bytes) or underflow it (a bandwidth of 1e-300 bytes/s). Stated once here, checked by
+#: ``hardware_db.parse`` and listed in docs/input_validation.md.
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "peak_flops_per_s": (1e6, 1e19),        # FLOP/s per device (WSE-3: 1.25e17)
+    "capacity_bytes": (1e3, 1e16),          # bytes per memory tier (10 PB)
+    "bandwidth_bytes_per_s": (1e6, 1e17),   # bytes/s, memory tiers and links (WSE-3 SRAM: 2.1e16)
+    "latency_s": (0.0, 1.0),                # s, link latency
+    "l2_bytes": (0.0, 1e12),                # bytes
+    "tdp_w": (1e-3, 1e6),                   # W (WSE-3 system: 2.3e4)
+    "idle_w": (0.0, 1e6),                   # W
+    "price_per_hour_usd": (0.0, 1e5),       # USD per device-hour
+    "compute_half_flop": (0.0, 1e18),       # FLOP per kernel
+    "memory_half_bytes": (0.0, 1e15),       # bytes per kernel
+    "kernel_overhead_s": (0.0, 1.0),        # s per kernel
+    "gemm_rows_half": (0.0, 1e7),           # rows
+    "devices_per_node": (1.0, 1e5),         # devices
+    "nodes": (1.0, 1e6),                    # nodes
+}
+
+
+def value_range(where: str) -> tuple[float, float] | None:
+    """The :data:`VALUE_RANGES` entry of a field path such as ``memory[0].capacity_bytes`` or
+    ``peak_flops_per_s.bf16.value`` (None when the field has no range of its own)."""
+    for part in reversed([p.split("[")[0] for p in where.split(".")]):
+        if part in VALUE_RANGES:
+            return VALUE_RANGES[part]
+    return None
+
 
 def _check_eff_value(where: str, name: str, value) -> float:
     """One efficiency number as a plain float; HardwareError naming ``where`` if out of range."""
@@ -48,6 +79,9 @@ def _check_eff_value(where: str, name: str, value) -> float:
             raise HardwareError(f"{where} = {value!r}; allowed: a number in (0, 1]")
     elif not (math.isfinite(number) and number >= 0.0):
         raise HardwareError(f"{where} = {value!r}; allowed: a finite number >= 0")
+    elif name in VALUE_RANGES and not VALUE_RANGES[name][0] <= number <= VALUE_RANGES[name][1]:
+        lo, hi = VALUE_RANGES[name]
+        raise HardwareError(f"{where} = {value!r}; allowed: a number in [{lo:g}, {hi:g}]")
     return number
 
 
@@ -61,14 +95,35 @@ class MemoryTier:
     source: str
 
 
+#: How a device's peer links reach the other devices of a node (``Link.topology``):
+#: ``switch``: every device reaches any peer at its full link bandwidth (NVSwitch, a PCIe switch);
+#: ``full_mesh``: ``links_per_device`` direct links, one per peer (AMD MI300X xGMI: 7 links of
+#: 64 GB/s per direction), so a group of ``r`` devices uses ``min(r - 1, links)`` links;
+#: ``torus``: ``links_per_device`` neighbour links (2 per torus axis; TPU ICI).
+LINK_TOPOLOGIES = ("switch", "full_mesh", "torus")
+
+
 @dataclass(frozen=True)
 class Link:
-    """A point-to-point or per-device network link; bandwidth is per direction."""
+    """A point-to-point or per-device network link; bandwidth is per direction.
+
+    ``bandwidth_bytes_per_s`` is the device's whole bandwidth for ``topology = "switch"`` (the
+    default) and the rate of ONE link for ``full_mesh`` / ``torus``, which have
+    ``links_per_device`` such links. ``nvls_efficiency`` > 0 marks NVLink SHARP (in-switch
+    reduction, H100 and later NVSwitch systems) and is NCCL's efficiency factor for it; 0 = none.
+    ``efficiency`` > 0: the fraction of this link's rate a large collective reaches (a NIC's, which
+    differs from NVLink's), overriding the device's ``Efficiency.link`` for this link; 0 = inherit.
+    The four fields default so that older TOML files mean what they meant.
+    """
 
     name: str
     bandwidth_bytes_per_s: float
     latency_s: float
     source: str
+    topology: str = "switch"
+    links_per_device: int = 1
+    nvls_efficiency: float = 0.0
+    efficiency: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,10 +172,18 @@ class Efficiency:
 
     def for_class(self, cls: str) -> dict[str, float]:
         """The six curve numbers (:data:`EFFICIENCY_FIELDS`) of kernel class ``cls``: the device-wide
-        values with the class's overrides applied. HardwareError for an unknown class."""
+        values with the class's overrides applied. HardwareError for an unknown class.
+
+        The device-wide ``compute_half_flop`` describes GEMM start-up work (tile/wave
+        quantisation); elementwise kernels have none, so the ``elementwise`` class inherits 0 unless
+        it sets its own (``simulator.pricing``: memory-bound work starts up through
+        ``memory_half_bytes`` and ``kernel_overhead_s``)."""
         if cls not in CLASS_FIELDS:
             raise HardwareError(f"efficiency class '{cls}' is unknown; allowed: {', '.join(EFFICIENCY_CLASSES)}")
-        return {**{f: getattr(self, f) for f in EFFICIENCY_FIELDS}, **self.classes.get(cls, {})}
+        base = {f: getattr(self, f) for f in EFFICIENCY_FIELDS}
+        if cls == "elementwise":
+            base["compute_half_flop"] = 0.0
+        return {**base, **self.classes.get(cls, {})}
 
 
 @dataclass(frozen=True)

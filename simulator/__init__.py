@@ -5,5 +5,8 @@ Only the error classes are imported here; import the sub-modules you need
 """
 
 from simulator.errors import ConfigError, ModelError
+from simulator.jax_setup import enable_compile_cache
+
+enable_compile_cache()  # persistent JAX compilation cache in the user cache dir (SIMLAB_NO_COMPILE_CACHE=1: off)
 
 __all__ = ["ConfigError", "ModelError"]

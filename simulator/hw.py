@@ -54,6 +54,14 @@ class HwSpec:
       ``F (M + gemm_rows_half) / M`` (``simulator.roofline.gemm_kernel_time_s``); 0 = off (the default).
       ``gemm_shape`` (static): whether the term is in the computation at all; False keeps the
       compiled cost model exactly as it was without the term (bit-for-bit).
+    - ``intra_links_per_device``, ``intra_topology``, ``nvls_eff``: the peer fabric
+      (``hardware_db.Link``), read by ``simulator.collectives.collective_time_s``. Topology code
+      :data:`TOPOLOGY_CODE` (0 ``switch``: ``intra_bytes_per_s`` is the device's whole bandwidth to
+      any peer; 1 ``full_mesh`` / 2 ``torus``: ``intra_bytes_per_s`` is ONE link and the device has
+      ``intra_links_per_device`` of them). ``nvls_eff``: NVLink SHARP efficiency (0 = no in-switch
+      reduction). Defaults (1, switch, 0) reproduce the single-link model. ``inter_link_eff``: the
+      inter-node link's own efficiency (``Link.efficiency``; a NIC reaches a different fraction of
+      its rate than NVLink), 0 = use ``link_eff``.
     """
 
     matrix_flops_per_s: jax.Array
@@ -80,6 +88,10 @@ class HwSpec:
     class_memory_half_bytes: jax.Array
     class_kernel_overhead_s: jax.Array
     gemm_rows_half: jax.Array | float = 0.0
+    intra_links_per_device: jax.Array | float = 1.0
+    intra_topology: jax.Array | float = 0.0
+    nvls_eff: jax.Array | float = 0.0
+    inter_link_eff: jax.Array | float = 0.0
     gemm_shape: bool = field(default=False, metadata={"static": True})
 
     def replace(self, **changes) -> HwSpec:
@@ -100,6 +112,9 @@ class HwSpec:
         return dataclasses.replace(self, **out)
 
 
+#: ``HwSpec.intra_topology`` code of each ``hardware_db.Link.topology`` (the position in
+#: ``hardware_db.schema.LINK_TOPOLOGIES``).
+TOPOLOGY_CODE = {"switch": 0, "full_mesh": 1, "torus": 2}
 #: Kernel classes with their own roofline curve in ``HwSpec.class_*`` (index = position).
 HW_CLASSES = ("gemm", "attention", "elementwise")
 #: device-wide HwSpec field -> per-class HwSpec field (and the Efficiency field both come from)
@@ -146,6 +161,10 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
         intra = dev.intra_node_link
         inter = None
         per_node = math.inf
+    fabric = {"intra_links_per_device": float(intra.links_per_device) if intra else 1.0,
+              "intra_topology": float(TOPOLOGY_CODE[intra.topology]) if intra else 0.0,
+              "nvls_eff": float(intra.nvls_efficiency) if intra else 0.0,
+              "inter_link_eff": float(inter.efficiency) if inter else 0.0}
     eff = dev.efficiency
     vals = dict(
         matrix_flops_per_s=matrix,
@@ -166,6 +185,7 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
         memory_half_bytes=eff.memory_half_bytes,
         kernel_overhead_s=eff.kernel_overhead_s,
         tdp_w=dev.tdp_w,
+        **fabric,
     )
     vals["link_eff"] = eff.for_class("collective")["link"]
     arrays = {k: jnp.asarray(float(v), dtype=float) for k, v in vals.items()}
@@ -205,4 +225,4 @@ def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
 
 HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec) if f.name != "gemm_shape")
 
-__all__ = ["CLASS_FIELD_OF", "HW_CLASSES", "HW_FIELDS", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]
+__all__ = ["CLASS_FIELD_OF", "HW_CLASSES", "HW_FIELDS", "TOPOLOGY_CODE", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]

@@ -13,6 +13,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# No persistent JAX compilation cache in tests (simulator.jax_setup): never write into the user's home.
+os.environ.setdefault("SIMLAB_NO_COMPILE_CACHE", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -52,7 +52,8 @@ def test_train_table_and_json(run):
     assert code == 0
     data = json.loads(out)
     assert data["layout"] == {"tp": 8, "pp": 8, "dp": 16, "cp": 1, "ep": 1, "micro_batch": 1, "virtual_stages": 1,
-                              "recompute": "selective", "zero": 1, "offload": "none"}
+                              "recompute": "selective", "zero": 1, "offload": "none",
+                              "first_stage_layers": 0, "last_stage_layers": 0}
     assert 0 < data["mfu"] <= 1 and data["fits"] is True
     assert data["train_time_s"] == pytest.approx(300e9 / data["tokens_per_s"], rel=1e-5)
     assert data["memory"]["total_bytes"] < data["memory"]["capacity_bytes"]
@@ -74,8 +75,8 @@ def test_layout_that_does_not_fit_is_reported_with_shortfall(run):
 
 @pytest.mark.parametrize("args,needle", [
     (["--gpus", "1000", "--tp", "8", "--pp", "8", "--global-batch", "1536"], "do not divide the device count"),
-    (["--gpus", "1024", "--tp", "8", "--pp", "8", "--dp", "8", "--global-batch", "1536"], "do not multiply"),
-    (["--gpus", "776", "--tp", "8", "--pp", "97", "--global-batch", "97"], "larger than the model's 96 layers"),
+    (["--gpus", "1024", "--tp", "8", "--pp", "8", "--dp", "8", "--global-batch", "1536"], "does not equal the device count"),
+    (["--gpus", "776", "--tp", "8", "--pp", "97", "--global-batch", "97"], "96 layers do not split into pp = 97"),
     (["--gpus", "1024", "--tp", "8", "--pp", "8", "--global-batch", "1536", "--micro-batch", "7"],
      "not divisible by micro_batch x dp"),
 ])

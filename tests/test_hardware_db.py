@@ -254,7 +254,9 @@ def test_mi250x_gcd_is_half_the_module():
 def test_system_scaling():
     dgx = load_system("dgx-h100")
     assert dgx.nodes == 1 and dgx.num_devices == 8 and dgx.device is load_device("h100")
-    assert dgx.intra_node_link == dgx.device.intra_node_link
+    # the system's own NVSwitch link: the device's NVLink rate plus the fabric (switch, NVLS)
+    assert dgx.intra_node_link.bandwidth_bytes_per_s == dgx.device.intra_node_link.bandwidth_bytes_per_s
+    assert dgx.intra_node_link.topology == "switch" and dgx.intra_node_link.nvls_efficiency == 0.85
     assert dgx.inter_node_link.bandwidth_bytes_per_s == 50e9
     big = dgx.scaled(16)
     assert big.num_devices == 128 and dgx.nodes == 1
@@ -399,7 +401,7 @@ def test_efficiency_class_overrides_parse_and_fall_back(tmp_path):
     dev = load_device(write(tmp_path, GOOD_DEVICE + CLASS_TABLES, "classes.toml"))
     eff = dev.efficiency
     assert eff.classes == {"elementwise": {"memory": 0.4, "kernel_overhead_s": 2e-5}, "collective": {"link": 0.6}}
-    assert eff.for_class("elementwise") == {"compute": 0.7, "memory": 0.4, "link": 0.8, "compute_half_flop": 1e9,
+    assert eff.for_class("elementwise") == {"compute": 0.7, "memory": 0.4, "link": 0.8, "compute_half_flop": 0.0,
                                             "memory_half_bytes": 1e6, "kernel_overhead_s": 2e-5}
     assert eff.for_class("gemm")["memory"] == 0.8 and eff.for_class("collective")["link"] == 0.6
     assert load_device(write(tmp_path, GOOD_DEVICE)).efficiency.classes == {}
@@ -457,3 +459,31 @@ def test_class_overrides_reach_only_their_operators(tmp_path):
             assert b > a, name
         elif O.OP_EFF_CLASS[name] in ("gemm", "attention"):
             assert b == a, name
+
+
+# --- link fabric (topology, links per device, NVLink SHARP) ------------------------------------------
+
+def test_link_fabric_fields_parse_default_and_validate(tmp_path):
+    mesh = load_system("mi300x-platform").intra_node_link
+    assert (mesh.topology, mesh.links_per_device, mesh.nvls_efficiency) == ("full_mesh", 7, 0.0)
+    assert load_system("tpu-v5p-slice").intra_node_link.topology == "torus"
+    assert load_system("dgx-a100").intra_node_link.nvls_efficiency == 0.0
+    assert load_system("dgx-b200").intra_node_link.nvls_efficiency == 0.74
+    # older files: defaults
+    plain = load_device("h100").intra_node_link
+    assert (plain.topology, plain.links_per_device, plain.nvls_efficiency) == ("switch", 1, 0.0)
+    link = ('\n[intra_node_link]\nname = "x"\nbandwidth_bytes_per_s = 64e9\nlatency_s = 1e-6\nsource = "s"\n'
+            '{extra}\n')
+    ok = load_device(write(tmp_path, GOOD_DEVICE + link.format(extra='topology = "full_mesh"\nlinks_per_device = 7'),
+                           "mesh.toml")).intra_node_link
+    assert (ok.topology, ok.links_per_device) == ("full_mesh", 7)
+    with pytest.raises(HardwareError, match="topology.*allowed: switch, full_mesh, torus"):
+        load_device(write(tmp_path, GOOD_DEVICE + link.format(extra='topology = "ring"'), "badtopo.toml"))
+    with pytest.raises(HardwareError, match="links_per_device.*allowed: an integer >= 1"):
+        load_device(write(tmp_path, GOOD_DEVICE + link.format(extra="links_per_device = 0"), "badlinks.toml"))
+    with pytest.raises(HardwareError, match="nvls_efficiency"):
+        load_device(write(tmp_path, GOOD_DEVICE + link.format(extra="nvls_efficiency = 1.5"), "badnvls.toml"))
+    with pytest.raises(HardwareError, match="efficiency.*allowed: a number in"):
+        load_device(write(tmp_path, GOOD_DEVICE + link.format(extra="efficiency = 1.5"), "badeff.toml"))
+    nic = load_system("dgx-h100").inter_node_link
+    assert nic.efficiency == 0.94 and load_system("dgx-a100").inter_node_link.efficiency == 0.0

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_dataset
 
-from simulator.calibration.errors import CalibrationError
+import simulator.calibration.datasets  # noqa: F401  (registers measured-public)
 from simulator.calibration.profile import PROFILE_DIR
-from simulator.calibration.validate import format_table, public_csv_path, validate_public
+from simulator.calibration.validate import format_table, validate_public
 
 
 def _csv():
-    try:
-        return public_csv_path()
-    except CalibrationError as err:
-        pytest.skip(str(err))
+    return require_dataset("measured-public")  # skips naming $SIMLAB_REFERENCE_DIR/measured_public.csv
 
 
 @pytest.mark.parametrize("profile", ["a100-sxm4-80gb.json", "a100-sxm4-80gb-vidur.json"])

@@ -17,25 +17,24 @@ static batching. Run with ``pytest -s`` to see the per-row table.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
+from conftest import require_dataset
 
+from simulator.resources import data_file
 from simulator.serving import predict_serve
 
-REPO = Path(__file__).resolve().parents[1]
-ROWS = REPO / "data" / "validation" / "serving_rows.csv"
+ROWS = data_file("validation/serving_rows.csv")
 BATCH_CAP = 8192
 
 
 def public_csv() -> Path:
-    p = Path(os.environ.get("SIMLAB_PUBLIC_CSV") or REPO.parent / "shared" / "reference" / "measured_public.csv")
-    if not p.is_file():
-        pytest.skip(f"measured_public.csv not found at {p}; set SIMLAB_PUBLIC_CSV to its path")
-    return p
+    """``measured_public.csv`` through the dataset registry; skips naming the expected path."""
+    import simulator.calibration.datasets  # noqa: F401  (registers measured-public)
+
+    return require_dataset("measured-public")
 
 
 def predict_row(r) -> tuple[int, float]:

@@ -7,15 +7,12 @@ llm-foundry benchmark tables; the row ids are those of ../shared/reference/measu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_dataset
 
 from simulator.training.validation import load_rows, predict_rows
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "measured_public.csv"
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +29,9 @@ def _group(df, prefix):
 
 def test_rows_match_the_reference_table():
     """Our typed table carries the reference measurements verbatim (checked when the file is present)."""
-    if not REFERENCE.exists():
-        pytest.skip(f"reference table not found at {REFERENCE}")
-    ref = pd.read_csv(REFERENCE).set_index("id")
+    import simulator.calibration.datasets  # noqa: F401  (registers measured-public)
+
+    ref = pd.read_csv(require_dataset("measured-public")).set_index("id")
     rows = load_rows().set_index("id")
     for rid, row in rows.iterrows():
         assert rid in ref.index, rid

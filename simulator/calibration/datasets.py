@@ -147,3 +147,39 @@ for (_op, _gpu), _sha in _LLMC.items():
         columns=LLMC_COLUMNS[_op],
         citation=_LLMC_CITE,
     ))
+
+# Published measured results compiled by the simlab team (one row per table cell of a paper or
+# benchmark, each with its source): kept in the team's shared reference folder, not in the
+# published-data folder, hence root="reference" ($SIMLAB_REFERENCE_DIR, default
+# $SIMLAB_DATA_DIR/../reference). Read by `simlab validate --source measured-public` and by the
+# serving / training validation tests (their rows name its ids).
+MEASURED_PUBLIC = register(DatasetSpec(
+    name="measured-public",
+    relative_path="measured_public.csv",
+    sha256="bbc9bf69c8021b435150842478b4fc1e95309543cc30f8d4208c0ee4af646b02",
+    # no single public file: the URL is the first source; every row names its own in `source`
+    url="https://arxiv.org/abs/2104.04473",
+    license="facts from public papers and benchmark tables, each row naming its source; compiled by the simlab team",
+    description="76 published measured training / serving / kernel results (not projections) from Megatron-LM "
+                "2021, Korthikanti 2022, stas00/ml-engineering, TensorRT-LLM, llama.cpp, MosaicML llm-foundry",
+    columns={
+        "id": "stable key <source>-<model>-<hw>-<variant>",
+        "workload_kind": "training | prefill | decode | serving | kernel",
+        "model_name": "model (or kernel shape for kernel rows)", "params_b": "parameters, billions",
+        "layers": "layers", "hidden": "hidden size", "heads": "attention heads", "kv_heads": "key/value heads",
+        "vocab": "vocabulary size", "seq_len": "tokens (serving: may be 'ISL x / OSL y')",
+        "device": "hardware as the source names it", "device_count": "accelerators in the job",
+        "interconnect": "links as the source describes them",
+        "tp": "tensor parallel", "pp": "pipeline parallel", "dp": "data parallel", "ep": "expert parallel",
+        "cp": "context parallel", "vpp": "virtual pipeline stages",
+        "micro_batch": "sequences unless a unit is given", "global_batch": "sequences unless a unit is given",
+        "zero_stage": "ZeRO/FSDP mode", "recompute": "activation recomputation setting",
+        "precision": "numeric format", "framework": "software stack",
+        "metric": "measured quantity", "value": "value in `unit`", "value_high": "upper end of a range",
+        "unit": "unit of value", "aux_metrics": "other numbers of the same row (k=v; ...), DERIVED ones marked",
+        "source": "paper / benchmark", "source_locator": "table, figure or file",
+        "notes": "caveats (MFU vs HFU ...)", "verification": "how the number was checked",
+    },
+    downloadable=False,
+    root="reference",
+))

@@ -45,6 +45,7 @@ import numpy as np
 import optax
 import pandas as pd
 
+from fitters.precision import float64
 from simulator import roofline
 from simulator.calibration.errors import CalibrationError
 
@@ -89,8 +90,9 @@ def collective_time_s(message_bytes, num_devices, link_bytes_per_s, link_efficie
 
 
 @dataclass
-class FitResult:
-    """Fitted efficiency parameters.
+class EfficiencyFit:
+    """Fitted efficiency parameters (a calibration profile's numbers; not a scaling-law fit, which is
+    :class:`fitters.result.FitResult`).
 
     ``params``: the six ``Efficiency`` fields (``compute`` / ``compute_half_flop`` of the dtype
     ``main_dtype``); ``per_dtype``: dtype -> {"compute", "compute_half_flop"}; ``link_latency_s``:
@@ -134,7 +136,7 @@ def _huber_loss(rows: pd.DataFrame, pred) -> float:
     return float(np.sum(w / w.sum() * h) / HUBER_DELTA)
 
 
-def _warm(base, warm: FitResult, cls_names, dtypes, per_dtype, n_over, has_link):
+def _warm(base, warm: EfficiencyFit, cls_names, dtypes, per_dtype, n_over, has_link):
     """Start values (in place) from an earlier per-class fit ``warm`` (same rows, no shape term)."""
     for i, c in enumerate(cls_names):
         cv = warm.classes.get(c)
@@ -183,6 +185,7 @@ def _loss(raw, fixed, data):
     return jnp.sum(data["weight"] * optax.losses.huber_loss(r, delta=HUBER_DELTA)) / HUBER_DELTA
 
 
+@float64()
 def fit_efficiency(
     rows: pd.DataFrame,
     peak_flops_per_s,
@@ -199,8 +202,8 @@ def fit_efficiency(
     classes: bool = False,
     shared_overhead: bool = SHARED_OVERHEAD_DEFAULT,
     gemm_shape: bool = False,
-    warm_start: FitResult | None = None,
-) -> FitResult:
+    warm_start: EfficiencyFit | None = None,
+) -> EfficiencyFit:
     """Fit efficiency parameters to ``rows`` (columns ``flops``, ``bytes_moved``, ``time_s``, ``kind``,
     ``op``, ``dtype``, ``num_workers``; see :mod:`simulator.calibration.measured`).
 
@@ -252,78 +255,77 @@ def fit_efficiency(
     nc = len(cls_names)
     n_over = 1 if (not classes or shared_overhead) else nc
 
-    with jax.enable_x64(True):
-        data = {
-            "flops": jnp.asarray(rows.flops.to_numpy(float)),
-            "bytes_moved": jnp.asarray(rows.bytes_moved.to_numpy(float)),
-            "time_s": jnp.asarray(t),
-            "peak": jnp.broadcast_to(jnp.asarray(peak_flops_per_s, dtype=float), (n,)),
-            "bandwidth": jnp.broadcast_to(jnp.asarray(bandwidth_bytes_per_s, dtype=float), (n,)),
-            "link_bw": jnp.broadcast_to(jnp.asarray(link_bytes_per_s, dtype=float), (n,)),
-            "dtype_id": jnp.asarray(dtype_id),
-            "class_id": jnp.asarray(class_id),
-            "weight": jnp.asarray(weight),
-            "is_coll": jnp.asarray(is_coll),
-            "is_ag": jnp.asarray((rows.op == "all_gather").to_numpy()),
-            "num_workers": jnp.asarray(nw),
-            "gemm_rows": jnp.asarray(np.where(rc == "gemm", rows["m"].to_numpy(float), 0.0)
-                                     if "m" in rows else np.zeros(n)),
-        }
-        shape_term = bool(gemm_shape and classes and "gemm" in cls_names and (np.asarray(data["gemm_rows"]) > 0).any())
-        nd = len(dtypes)
-        base = {
-            "u_compute": np.full((nc, nd), _logit(init["compute"])),
-            "v_compute_half_flop": np.full((nc, nd), np.log(max(init["compute_half_flop"], 1e-30))),
-            "u_memory": np.full(nc, _logit(init["memory"])),
-            "v_memory_half_bytes": np.full(nc, np.log(max(init["memory_half_bytes"], 1e-30))),
-            "v_kernel_overhead_s": np.full(n_over, np.log(max(init["kernel_overhead_s"], 1e-30))),
-            "u_link": np.asarray(_logit(init["link"])),
-            "v_link_latency_s": np.asarray(np.log(link_latency_s)),
-        }
-        free_keys = {f"u_{f}" if f in _BOUNDED else f"v_{f}" for f in fit_fields}
-        if shape_term:
-            base["w_gemm_rows_half"] = np.asarray(_inv_softplus(init.get(GEMM_SHAPE_FIELD) or 16.0))
-            free_keys |= {"w_gemm_rows_half"}
-        if not has_link:
-            free_keys -= {"u_link"}
-        elif "link" in fit_fields:
-            free_keys |= {"v_link_latency_s"}
-        fixed = {k: jnp.asarray(v) for k, v in base.items() if k not in free_keys}
-        rng = np.random.default_rng(seed)
-        # multi-start: the first start is ``init``; the others jitter every free parameter
-        # (efficiencies by +-1.5 in logit, sizes/latencies by a factor up to e^3)
-        if warm_start is not None and classes:
-            _warm(base, warm_start, cls_names, dtypes, per_dtype, n_over, has_link)
-        raw0 = {}
-        for k in sorted(free_keys):
-            v = np.broadcast_to(base[k], (starts,) + np.shape(base[k])).copy()
-            scale = 1.5 if k.startswith("u_") else 3.0
-            if k.startswith("w_"):  # softplus-positive: jitter the value by a factor up to e^3
-                v[1:] = _inv_softplus(_softplus(v[1:]) * np.exp(rng.uniform(-scale, scale, size=v[1:].shape)))
-                if warm_start is not None:  # the first start is the earlier fit with the term ~off
-                    v[0] = _inv_softplus(0.01)
-            else:
-                v[1:] += rng.uniform(-scale, scale, size=v[1:].shape)
-            raw0[k] = jnp.asarray(v)
+    data = {
+        "flops": jnp.asarray(rows.flops.to_numpy(float)),
+        "bytes_moved": jnp.asarray(rows.bytes_moved.to_numpy(float)),
+        "time_s": jnp.asarray(t),
+        "peak": jnp.broadcast_to(jnp.asarray(peak_flops_per_s, dtype=float), (n,)),
+        "bandwidth": jnp.broadcast_to(jnp.asarray(bandwidth_bytes_per_s, dtype=float), (n,)),
+        "link_bw": jnp.broadcast_to(jnp.asarray(link_bytes_per_s, dtype=float), (n,)),
+        "dtype_id": jnp.asarray(dtype_id),
+        "class_id": jnp.asarray(class_id),
+        "weight": jnp.asarray(weight),
+        "is_coll": jnp.asarray(is_coll),
+        "is_ag": jnp.asarray((rows.op == "all_gather").to_numpy()),
+        "num_workers": jnp.asarray(nw),
+        "gemm_rows": jnp.asarray(np.where(rc == "gemm", rows["m"].to_numpy(float), 0.0)
+                                 if "m" in rows else np.zeros(n)),
+    }
+    shape_term = bool(gemm_shape and classes and "gemm" in cls_names and (np.asarray(data["gemm_rows"]) > 0).any())
+    nd = len(dtypes)
+    base = {
+        "u_compute": np.full((nc, nd), _logit(init["compute"])),
+        "v_compute_half_flop": np.full((nc, nd), np.log(max(init["compute_half_flop"], 1e-30))),
+        "u_memory": np.full(nc, _logit(init["memory"])),
+        "v_memory_half_bytes": np.full(nc, np.log(max(init["memory_half_bytes"], 1e-30))),
+        "v_kernel_overhead_s": np.full(n_over, np.log(max(init["kernel_overhead_s"], 1e-30))),
+        "u_link": np.asarray(_logit(init["link"])),
+        "v_link_latency_s": np.asarray(np.log(link_latency_s)),
+    }
+    free_keys = {f"u_{f}" if f in _BOUNDED else f"v_{f}" for f in fit_fields}
+    if shape_term:
+        base["w_gemm_rows_half"] = np.asarray(_inv_softplus(init.get(GEMM_SHAPE_FIELD) or 16.0))
+        free_keys |= {"w_gemm_rows_half"}
+    if not has_link:
+        free_keys -= {"u_link"}
+    elif "link" in fit_fields:
+        free_keys |= {"v_link_latency_s"}
+    fixed = {k: jnp.asarray(v) for k, v in base.items() if k not in free_keys}
+    rng = np.random.default_rng(seed)
+    # multi-start: the first start is ``init``; the others jitter every free parameter
+    # (efficiencies by +-1.5 in logit, sizes/latencies by a factor up to e^3)
+    if warm_start is not None and classes:
+        _warm(base, warm_start, cls_names, dtypes, per_dtype, n_over, has_link)
+    raw0 = {}
+    for k in sorted(free_keys):
+        v = np.broadcast_to(base[k], (starts,) + np.shape(base[k])).copy()
+        scale = 1.5 if k.startswith("u_") else 3.0
+        if k.startswith("w_"):  # softplus-positive: jitter the value by a factor up to e^3
+            v[1:] = _inv_softplus(_softplus(v[1:]) * np.exp(rng.uniform(-scale, scale, size=v[1:].shape)))
+            if warm_start is not None:  # the first start is the earlier fit with the term ~off
+                v[0] = _inv_softplus(0.01)
+        else:
+            v[1:] += rng.uniform(-scale, scale, size=v[1:].shape)
+        raw0[k] = jnp.asarray(v)
 
-        opt = optax.adam(learning_rate)
+    opt = optax.adam(learning_rate)
 
-        def run_one(raw):
-            state = opt.init(raw)
+    def run_one(raw):
+        state = opt.init(raw)
 
-            def step(carry, _):
-                raw, state = carry
-                loss, g = jax.value_and_grad(_loss)(raw, fixed, data)
-                upd, state = opt.update(g, state, raw)
-                return (optax.apply_updates(raw, upd), state), loss
+        def step(carry, _):
+            raw, state = carry
+            loss, g = jax.value_and_grad(_loss)(raw, fixed, data)
+            upd, state = opt.update(g, state, raw)
+            return (optax.apply_updates(raw, upd), state), loss
 
-            (raw, _), _ = jax.lax.scan(step, (raw, state), None, length=steps)
-            return raw, _loss(raw, fixed, data)
+        (raw, _), _ = jax.lax.scan(step, (raw, state), None, length=steps)
+        return raw, _loss(raw, fixed, data)
 
-        raws, losses = jax.jit(jax.vmap(run_one))(raw0)
-        losses = np.asarray(losses)
-        best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
-        p = {**{k: np.asarray(v) for k, v in base.items()}, **{k: np.asarray(v[best]) for k, v in raws.items()}}
+    raws, losses = jax.jit(jax.vmap(run_one))(raw0)
+    losses = np.asarray(losses)
+    best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.inf)))
+    p = {**{k: np.asarray(v) for k, v in base.items()}, **{k: np.asarray(v[best]) for k, v in raws.items()}}
 
     sig = lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))  # noqa: E731
     comp = sig(p["u_compute"])
@@ -350,12 +352,13 @@ def fit_efficiency(
             cls_out["gemm"][GEMM_SHAPE_FIELD] = float(_softplus(p["w_gemm_rows_half"]))
         if has_link:
             cls_out["collective"] = {"link": params["link"]}
-    return FitResult(params=params, per_dtype={} if classes else per, classes=cls_out,
+    return EfficiencyFit(params=params, per_dtype={} if classes else per, classes=cls_out,
                      class_per_dtype=per if classes else {},
                      link_latency_s=float(np.exp(p["v_link_latency_s"])) if has_link else None,
                      loss=float(losses[best]), n_rows=n, steps=steps, starts=starts, main_dtype=main_dtype)
 
 
+@float64()
 def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s, bandwidth_bytes_per_s,
                  link_bytes_per_s=1.0, link_latency_s: float = 0.0,
                  per_dtype: dict[str, dict[str, float]] | None = None,
@@ -388,21 +391,20 @@ def predict_rows(rows: pd.DataFrame, params: dict[str, float], peak_flops_per_s,
             mask = (rc == "gemm") & (dt == d)
             val["compute"][mask] = pd_["compute"]
             val["compute_half_flop"][mask] = pd_["compute_half_flop"]
-    with jax.enable_x64(True):
-        flops = rows.flops.to_numpy(float)
-        if (val[GEMM_SHAPE_FIELD] > 0).any() and "m" in rows:
-            rows_m = np.where(val[GEMM_SHAPE_FIELD] > 0, rows["m"].to_numpy(float), 0.0)
-            flops = np.asarray(flops / roofline.gemm_row_utilisation(rows_m, val[GEMM_SHAPE_FIELD]))
-        t_kernel = roofline.kernel_time_s(flops, rows.bytes_moved.to_numpy(float),
-                                          jnp.asarray(peak_flops_per_s, dtype=float),
-                                          jnp.asarray(bandwidth_bytes_per_s, dtype=float),
-                                          val["compute"], val["memory"], val["compute_half_flop"],
-                                          val["memory_half_bytes"], val["kernel_overhead_s"])
-        nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
-        t_coll = collective_time_s(rows.bytes_moved.to_numpy(float), nw, jnp.asarray(link_bytes_per_s, dtype=float),
-                                   val["link"], link_latency_s, (rows.op == "all_gather").to_numpy())
-        out = jnp.where((rows.kind == "collective").to_numpy(), t_coll, t_kernel)
-        return np.asarray(out, dtype=np.float64)
+    flops = rows.flops.to_numpy(float)
+    if (val[GEMM_SHAPE_FIELD] > 0).any() and "m" in rows:
+        rows_m = np.where(val[GEMM_SHAPE_FIELD] > 0, rows["m"].to_numpy(float), 0.0)
+        flops = np.asarray(flops / roofline.gemm_row_utilisation(rows_m, val[GEMM_SHAPE_FIELD]))
+    t_kernel = roofline.kernel_time_s(flops, rows.bytes_moved.to_numpy(float),
+                                      jnp.asarray(peak_flops_per_s, dtype=float),
+                                      jnp.asarray(bandwidth_bytes_per_s, dtype=float),
+                                      val["compute"], val["memory"], val["compute_half_flop"],
+                                      val["memory_half_bytes"], val["kernel_overhead_s"])
+    nw = rows["num_workers"].to_numpy(float) if "num_workers" in rows else np.ones(n)
+    t_coll = collective_time_s(rows.bytes_moved.to_numpy(float), nw, jnp.asarray(link_bytes_per_s, dtype=float),
+                               val["link"], link_latency_s, (rows.op == "all_gather").to_numpy())
+    out = jnp.where((rows.kind == "collective").to_numpy(), t_coll, t_kernel)
+    return np.asarray(out, dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------ device-level helpers

@@ -40,10 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import jax
 import numpy as np
 import pandas as pd
 
+from fitters.precision import float64
 from simulator import kernels
 from simulator.calibration import datasets
 from simulator.calibration.errors import CalibrationError
@@ -75,10 +75,10 @@ TABLE_DEVICE: dict[str, str] = {
 VIDUR_OPS = ("qkv_proj", "out_proj", "mlp_up_proj", "mlp_down_proj", "norm", "act", "add")
 
 
+@float64()
 def _f64(fn, *args) -> np.ndarray:
     """Evaluate a :mod:`simulator.kernels` counter in float64 and return a NumPy array."""
-    with jax.enable_x64(True):
-        return np.asarray(fn(*args), dtype=np.float64)
+    return np.asarray(fn(*args), dtype=np.float64)
 
 
 def _frame(**cols) -> pd.DataFrame:

@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator.calibration.errors import CalibrationError
+from simulator.resources import data_dir, shipped_names, shipped_or_path
 
 FORMAT = "simlab-calibration-profile/1"
 EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
-PROFILE_DIR = Path(__file__).resolve().parents[2] / "data" / "calibration"
+PROFILE_DIR = data_dir("calibration")  # shipped profiles (the repository's data/calibration/)
 
 
 @dataclass
@@ -161,10 +162,15 @@ def profile_from_dict(d: Any, where: str = "calibration profile") -> Calibration
 
 
 def read_profile(path: str | Path) -> CalibrationProfile:
-    """Read and validate a profile file; a missing or corrupt file is a one-line :class:`CalibrationError`."""
-    p = Path(path).expanduser()
+    """Read and validate a profile file; a missing or corrupt file is a one-line :class:`CalibrationError`.
+
+    ``path`` may also name a shipped profile (``a100-sxm4-80gb-vidur``) or be the checkout-relative
+    path of one (``data/calibration/a100-sxm4-80gb-vidur.json``), which works from an installed wheel
+    too (:func:`simulator.resources.shipped_or_path`)."""
+    p = shipped_or_path("calibration", path, ".json")
     if not p.is_file():
-        raise CalibrationError(f"calibration profile {p} not found")
+        raise CalibrationError(f"calibration profile {p} not found; allowed: a profile JSON path or a shipped "
+                               f"profile name ({', '.join(shipped_names('calibration', '.json'))})")
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -206,7 +212,7 @@ def profile_slug(device_name: str) -> str:
 
 
 def default_profile_path(device_name: str) -> Path:
-    """``data/calibration/<slug>.json`` of the repository."""
+    """The shipped profile ``data/calibration/<slug>.json`` (package data, see :mod:`simulator.resources`)."""
     return PROFILE_DIR / f"{profile_slug(device_name)}.json"
 
 

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from fitters.precision import float64
 from simulator import kernels
 from simulator.calibration.errors import CalibrationError
 from simulator.dtypes import dtype_bytes
@@ -79,34 +80,34 @@ class KernelCase:
             return "collective"
         return "gemm" if self.kind in ("gemm", "attention_prefill") else "memory"
 
+    @float64()
     def work(self) -> tuple[float, float]:
         """``(flops, bytes_moved)`` of the case (see module docstring)."""
         b = dtype_bytes(self.dtype)
-        with jax.enable_x64(True):
-            if self.kind == "gemm":
-                return (float(kernels.gemm_flops(self.m, self.n, self.k)),
-                        float(kernels.gemm_bytes(self.m, self.n, self.k, b, b, b)))
-            e = self.elements
-            if self.kind == "copy":
-                return float(kernels.elementwise_flops(e, 1)), float(kernels.elementwise_bytes(e, b, 1, 1))
-            if self.kind == "triad":
-                return float(kernels.elementwise_flops(e, 2)), float(kernels.elementwise_bytes(e, b, 2, 1))
-            if self.kind == "gelu":
-                return float(kernels.elementwise_flops(e, 8)), float(kernels.elementwise_bytes(e, b, 1, 1))
-            if self.kind in ("rmsnorm", "softmax"):
-                e = self.m * self.n
-                return float(kernels.elementwise_flops(e, 5)), float(kernels.elementwise_bytes(e, b, 1, 1))
-            if self.kind.startswith("attention"):
-                bh = self.batch * self.heads
-                flops = 4.0 * bh * self.s_q * self.s_kv * self.head_dim
-                qo = 2.0 * bh * self.s_q * self.head_dim * b
-                kv = 2.0 * bh * self.s_kv * self.head_dim * b
-                scores = 2.0 * bh * self.s_q * self.s_kv * 4.0
-                return flops, qo + kv + scores
-            if self.kind == "all_reduce":
-                return 0.0, float(e * b)
-            if self.kind == "all_gather":
-                return 0.0, float(e * b * jax.device_count())
+        if self.kind == "gemm":
+            return (float(kernels.gemm_flops(self.m, self.n, self.k)),
+                    float(kernels.gemm_bytes(self.m, self.n, self.k, b, b, b)))
+        e = self.elements
+        if self.kind == "copy":
+            return float(kernels.elementwise_flops(e, 1)), float(kernels.elementwise_bytes(e, b, 1, 1))
+        if self.kind == "triad":
+            return float(kernels.elementwise_flops(e, 2)), float(kernels.elementwise_bytes(e, b, 2, 1))
+        if self.kind == "gelu":
+            return float(kernels.elementwise_flops(e, 8)), float(kernels.elementwise_bytes(e, b, 1, 1))
+        if self.kind in ("rmsnorm", "softmax"):
+            e = self.m * self.n
+            return float(kernels.elementwise_flops(e, 5)), float(kernels.elementwise_bytes(e, b, 1, 1))
+        if self.kind.startswith("attention"):
+            bh = self.batch * self.heads
+            flops = 4.0 * bh * self.s_q * self.s_kv * self.head_dim
+            qo = 2.0 * bh * self.s_q * self.head_dim * b
+            kv = 2.0 * bh * self.s_kv * self.head_dim * b
+            scores = 2.0 * bh * self.s_q * self.s_kv * 4.0
+            return flops, qo + kv + scores
+        if self.kind == "all_reduce":
+            return 0.0, float(e * b)
+        if self.kind == "all_gather":
+            return 0.0, float(e * b * jax.device_count())
         raise CalibrationError(f"unknown kernel kind {self.kind!r}")
 
 

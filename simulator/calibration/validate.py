@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fitters.precision import float32, float64
 from simulator.calibration.errors import CalibrationError
 
 STAT_COLUMNS = ("n", "median_abs_pct", "p90_abs_pct", "bias_pct")
@@ -191,22 +192,27 @@ PUBLIC_WEIGHTS = {"F16": "fp16", "Q4_0": "q4_0", "Q4_K_M": "q4_k_m", "Q8_0": "q8
 
 
 def public_csv_path(path=None):
-    """``measured_public.csv``: ``path``, ``$SIMLAB_PUBLIC_CSV``, else ``../shared/reference/`` next to the repo."""
-    import os
+    """``measured_public.csv``: ``path`` if given, else registered dataset ``measured-public``
+    (:mod:`simulator.calibration.datasets`: ``$SIMLAB_REFERENCE_DIR/measured_public.csv``, default
+    ``$SIMLAB_DATA_DIR/../reference/``, sha256-checked); a missing file is the registry's one-line
+    :class:`fitters.DatasetError`."""
     from pathlib import Path
 
-    p = Path(path or os.environ.get("SIMLAB_PUBLIC_CSV")
-             or Path(__file__).resolve().parents[3] / "shared" / "reference" / "measured_public.csv")
-    if not p.is_file():
-        raise CalibrationError(f"measured_public.csv not found at {p}; set SIMLAB_PUBLIC_CSV to its path")
-    return p
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise CalibrationError(f"measured_public.csv not found at {p}")
+        return p
+    import simulator.calibration.datasets  # noqa: F401  (registers measured-public)
+    from fitters.registry import dataset_path
+
+    return dataset_path("measured-public", download=False)
 
 
+@float64()
 def _public_prediction(row, device) -> float | None:
     """Predicted time per unit of the row's metric (s per token, s per GEMM, s per all-reduce), or None."""
     import re
-
-    import jax
 
     from simulator import kernels, roofline
 
@@ -218,12 +224,13 @@ def _public_prediction(row, device) -> float | None:
         wdt = PUBLIC_WEIGHTS.get(str(row["precision"]))
         if model is None or wdt is None:
             return None
-        if metric == "single-stream decode rate":  # llama-bench tg128: 128 tokens from an empty context
-            r = predict_serve(model, device, batch=1, input_len=1, output_len=128, weight_dtype=wdt, act_dtype="fp16",
-                              kv_dtype="fp16")
-            return r["tpot_avg_s"]
-        r = predict_serve(model, device, batch=1, input_len=512, output_len=1, weight_dtype=wdt, act_dtype="fp16",
-                          kv_dtype="fp16")  # llama-bench pp512
+        with float32():  # the serving simulator is the float32 core
+            if metric == "single-stream decode rate":  # llama-bench tg128: 128 tokens from an empty context
+                r = predict_serve(model, device, batch=1, input_len=1, output_len=128, weight_dtype=wdt,
+                                  act_dtype="fp16", kv_dtype="fp16")
+                return r["tpot_avg_s"]
+            r = predict_serve(model, device, batch=1, input_len=512, output_len=1, weight_dtype=wdt, act_dtype="fp16",
+                              kv_dtype="fp16")  # llama-bench pp512
         return 1.0 / r["prefill_tokens_per_s"]
     if metric.startswith("max achievable matmul throughput"):
         m = re.search(r"MxNxK=(\d+)x(\d+)x(\d+)", str(row["model_name"]))
@@ -232,13 +239,12 @@ def _public_prediction(row, device) -> float | None:
             return None
         M, N, K = (float(v) for v in m.groups())
         e = device.efficiency.for_class("gemm")
-        with jax.enable_x64(True):
-            f = kernels.gemm_flops(M, N, K)
-            b = kernels.gemm_bytes(M, N, K, 2, 2, 2)
-            return float(roofline.gemm_kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s,
-                                                     e["compute"], e["memory"], e["compute_half_flop"],
-                                                     e["memory_half_bytes"], e["kernel_overhead_s"], rows=M,
-                                                     rows_half=e.get("gemm_rows_half", 0.0)))
+        f = kernels.gemm_flops(M, N, K)
+        b = kernels.gemm_bytes(M, N, K, 2, 2, 2)
+        return float(roofline.gemm_kernel_time_s(f, b, device.peak(dt), device.memory.bandwidth_bytes_per_s,
+                                                 e["compute"], e["memory"], e["compute_half_flop"],
+                                                 e["memory_half_bytes"], e["kernel_overhead_s"], rows=M,
+                                                 rows_half=e.get("gemm_rows_half", 0.0)))
     if metric == "bus bandwidth (busbw)" and "all-reduce" in str(row["model_name"]) and device.intra_node_link:
         from simulator.calibration.fit import collective_time_s
 
@@ -248,9 +254,8 @@ def _public_prediction(row, device) -> float | None:
             return None
         s = float(m.group(1)) * 2**30
         link = device.intra_node_link
-        with jax.enable_x64(True):
-            return float(collective_time_s(s, n, link.bandwidth_bytes_per_s, device.efficiency.for_class("collective")["link"],
-                                           link.latency_s))
+        return float(collective_time_s(s, n, link.bandwidth_bytes_per_s, device.efficiency.for_class("collective")["link"],
+                                       link.latency_s))
     return None
 
 

@@ -25,6 +25,7 @@ where each worker writes its own parts.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -417,10 +418,14 @@ def _run(spec, out, chunk_size, evaluate, client, shard, compression, max_chunks
     """The body of :func:`run_sweep` once arguments are checked (and the cluster reached)."""
     manifest, grid = prepare_output(spec, out, chunk_size)
     done_before = completed_chunks(out)
-    todo = [c for c in range(grid.n_chunks) if c not in done_before]
-    if max_chunks is not None:
-        todo = todo[: int(max_chunks)]
+    # lazily: a grid of 1e12 configurations has millions of chunks; never list them all
+    pending = (c for c in range(grid.n_chunks) if c not in done_before)
     backend = "dask" if client is not None else "local"
+    if max_chunks is not None or backend == "dask":
+        todo = list(itertools.islice(pending, None if max_chunks is None else int(max_chunks)))
+    else:
+        first = next(pending, None)
+        todo = [] if first is None else itertools.chain([first], pending)
     counts = {"chunks": 0, "rows": 0}
     t0 = time.perf_counter()
     if todo:
@@ -447,7 +452,7 @@ def _run(spec, out, chunk_size, evaluate, client, shard, compression, max_chunks
             bar.close()
     seconds = time.perf_counter() - t0
     done_now = completed_chunks(out)
-    complete = all(c in done_now for c in range(grid.n_chunks))
+    complete = sum(1 for c in done_now if 0 <= c < grid.n_chunks) == grid.n_chunks
     if complete and manifest.get("status") != "complete":
         manifest = dict(manifest, status="complete", completed_utc=_now())
         _write_manifest(out, manifest)

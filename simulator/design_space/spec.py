@@ -46,6 +46,10 @@ from simulator.design_space.errors import SweepError
 FORMAT_VERSION = 1
 DEFAULT_CHUNK_SIZE = 1 << 18
 MAX_AXIS_VALUES = 1_000_000
+#: Largest grid (product of the axis lengths) a spec may describe: 1e12 configurations is days of
+#: a GPU cluster at 1e7 configurations/s, and keeps every configuration index far inside int64.
+#: Checked when the spec is loaded, before any chunk is listed or any folder touched.
+MAX_GRID_SIZE = 10**12
 
 TOP_LEVEL_KEYS = ("kind", "name", "description", "chunk_size", "axes", "output")
 OUTPUT_KEYS = ("columns",)
@@ -210,6 +214,32 @@ def _expand_range(source: str, key: str, table: dict, typ: str) -> list:
     return values
 
 
+def _axis_length(raw) -> int | None:
+    """Number of values an axis will have, without expanding a range (None when it cannot tell yet)."""
+    if isinstance(raw, list):
+        return len(raw)
+    if not isinstance(raw, dict):
+        return 1
+    start, stop, step, mul = (raw.get(k) for k in ("start", "stop", "step", "mul"))
+    if not (_is_num(start) and _is_num(stop)):
+        return None
+    if _is_num(step) and step > 0 and mul is None:
+        return max(math.floor((stop - start) / step + 1e-9) + 1, 0)
+    if _is_num(mul) and mul > 1 and step is None and start > 0 and stop >= start:
+        return math.floor(math.log(stop / start) / math.log(mul) + 1e-9) + 1
+    return None
+
+
+def _check_grid_size(source: str, axes_raw: dict) -> None:
+    sizes = {k: _axis_length(v) for k, v in axes_raw.items()}
+    known = [n for n in sizes.values() if n]
+    size = math.prod(known) if known else 0
+    if size > MAX_GRID_SIZE:
+        shape = " x ".join(f"{k} {n:.3g}" for k, n in sizes.items() if n and n > 1)
+        raise _err(source, "axes", f"the grid has {size:.3g} configurations ({shape}); allowed: at most "
+                                   f"{MAX_GRID_SIZE:.0e} (split the sweep or use fewer values per axis)")
+
+
 def _axis_values(source: str, key: str, raw, typ: str) -> tuple:
     """Normalise one axis: list / scalar / range table -> tuple of typed, de-duplicated values."""
     if isinstance(raw, dict):
@@ -349,6 +379,7 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>", check_catalog: bool
     if not isinstance(axes_raw, dict) or not axes_raw:
         raise _err(source, "axes", "missing or empty; give a table [axes] with one list of values per axis")
     allowed = KIND_AXES[kind]
+    _check_grid_size(source, axes_raw)  # before expanding any range: a 1e35 grid fails in microseconds
     axes: dict[str, tuple] = {}
     for key, raw in axes_raw.items():
         col = AXIS_ALIASES.get(key, key)
@@ -364,6 +395,7 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>", check_catalog: bool
         raise _err(source, "axes.system", "give either hardware (devices) or system, not both")
     if "hardware" not in axes and "system" not in axes:
         raise _err(source, "axes.hardware", "missing; give hardware (device names) or system")
+    _check_grid_size(source, {k: list(v) for k, v in axes.items()})
     _check_values(source, kind, axes)
     if check_catalog:
         for key, values in axes.items():
@@ -384,13 +416,18 @@ def parse_spec(data: dict[str, Any], source: str = "<spec>", check_catalog: bool
 
 def load_spec(path: str | Path, check_catalog: bool = True) -> SweepSpec:
     """Read and validate a TOML sweep spec (see the module doc); ``SweepError`` on bad input."""
+    from hardware_db.parse import decode_text
+
     p = Path(path).expanduser()
     if not p.is_file():
-        raise SweepError(f"sweep spec '{path}' not found; give a TOML file")
+        what = "is a folder" if p.is_dir() else "is not a regular file" if p.exists() else "not found"
+        raise SweepError(f"sweep spec '{path}' {what}; give a TOML file")
     try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        data = tomllib.loads(decode_text(p.read_bytes(), str(p), SweepError))
+    except tomllib.TOMLDecodeError as err:
         raise SweepError(f"{p}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise SweepError(f"sweep spec '{p}' cannot be read: {err.strerror}") from None
     return parse_spec(data, source=str(p), check_catalog=check_catalog)
 
 
@@ -404,6 +441,7 @@ def axis_arrays(spec: SweepSpec) -> dict[str, np.ndarray]:
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "FORMAT_VERSION",
+    "MAX_GRID_SIZE",
     "KIND_AXES",
     "SERVE_AXES",
     "TRAIN_AXES",

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hardware_db.errors import SimlabError
+from simulator import layout_rule
 from simulator.design_space.errors import SweepError
 
 BLOCK_ROWS = 1 << 16
@@ -124,21 +125,15 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
         flag(~np.isfinite(arr) | (arr < low) | (arr != np.round(arr)), f"{name} must be an integer >= {low}")
     tp, pp, cp, ep, mb, v, zero = (lay[k] for k in ("tp", "pp", "cp", "ep", "micro_batch", "virtual_stages", "zero"))
     tpc = np.maximum(tp * pp * cp, 1)
-    dp = N / tpc
-    flag((dp < 1) | (dp != np.floor(dp)), "tp x pp x cp does not divide num_devices")
-    dp = np.where(reason == "", dp, 1.0)
-    flag(np.mod(heads, np.maximum(tp, 1)) != 0, "tp does not divide the attention heads")
-    flag(pp > layers, "pp exceeds the layers")
-    flag(np.mod(S, np.maximum(cp, 1)) != 0, "seq_len is not divisible by cp")
-    flag(np.mod(B, np.maximum(mb * dp, 1)) != 0, "global_batch is not divisible by micro_batch x dp")
-    m = B / np.maximum(mb * dp, 1)
-    flag((v > 1) & ((pp == 1) | (np.mod(layers, np.maximum(pp * v, 1)) != 0) | (np.mod(m, np.maximum(pp, 1)) != 0)),
-         "virtual_stages > 1 needs pp > 1, layers divisible by pp x v and micro-batches a multiple of pp")
-    flag((ep > 1) & ((experts == 0) | (np.mod(dp, np.maximum(ep, 1)) != 0) | (np.mod(experts, np.maximum(ep, 1)) != 0)),
-         "ep must divide dp and the expert count (MoE only)")
-    flag(zero > 3, "zero must be 0, 1, 2 or 3")
-    flag((zero >= 2) & (pp > 1), "ZeRO stage >= 2 cannot be combined with pp > 1")
-    flag((of > 0) & (zero < 1), "offload needs zero >= 1")
+    dp = np.where(reason == "", np.floor(N / tpc), 1.0)
+    # the one layout rule (simulator.layout_rule): first broken rule per row, with its message
+    first_l, last_l = _num(df, "first_stage_layers", 0), _num(df, "last_stage_layers", 0)
+    code = layout_rule.layout_violations(layers=layers, heads=heads, experts=experts, num_devices=N, global_batch=B,
+                                         seq_len=S, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=mb,
+                                         virtual_stages=v, zero=zero, offload=np.maximum(of, 0),
+                                         first_stage_layers=first_l, last_stage_layers=last_l)
+    for k in np.unique(code[(code > 0) & (reason == "")]):
+        flag(code == k, layout_rule.RULES[int(k)])
 
     # distinct (hardware, device count, dtype) -> TrainHardware, once each
     n_key = np.where(reason == "", N, 1.0).astype(np.int64)
@@ -169,7 +164,8 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
     safe_dp = np.where(valid, dp, 1.0)
     layout_cols = {"tp": safe["tp"], "pp": safe["pp"], "dp": safe_dp, "cp": safe["cp"], "ep": safe["ep"],
                    "micro_batch": safe["micro_batch"], "virtual_stages": safe["virtual_stages"],
-                   "recompute": np.where(valid, rc, 1.0), "zero": safe["zero"], "offload": np.where(valid, of, 0.0)}
+                   "recompute": np.where(valid, rc, 1.0), "zero": safe["zero"], "offload": np.where(valid, of, 0.0),
+                   "first_stage_layers": np.where(valid, first_l, 0.0), "last_stage_layers": np.where(valid, last_l, 0.0)}
     names = [f.name for f in dataclasses.fields(Layout)]
     if hws[0] is not None:
         stacked_hw = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws)

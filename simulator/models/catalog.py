@@ -50,6 +50,64 @@ METADATA_KEYS = (
 
 _ROUNDING = ("nearest", "down")
 
+_SIZE = 1 << 20
+#: Finite range of every architecture field of a model file (catalog TOML, user TOML, HF config),
+#: in counts (layers, elements, tokens). Generous: what lies outside is not a trainable model and
+#: would overflow the int32 arguments of the compiled simulator (num_layers = 1e12). Flags (0/1 or
+#: 0/1/2) are checked by ``ModelSpec.validate``. Listed in docs/input_validation.md.
+FIELD_RANGES: dict[str, tuple[int, int]] = {
+    "num_layers": (1, 10_000),
+    "hidden_size": (1, _SIZE),
+    "num_heads": (1, 1 << 16),
+    "num_kv_heads": (1, 1 << 16),
+    "head_dim": (1, 1 << 16),
+    "ffn_size": (0, 1 << 22),
+    "vocab_size": (1, 1 << 24),
+    "num_experts": (0, 1 << 16),
+    "experts_per_token": (0, 1 << 12),
+    "num_shared_experts": (0, 1 << 12),
+    "expert_ffn_size": (0, 1 << 22),
+    "first_dense_layers": (0, 10_000),
+    "max_context": (0, 1 << 30),
+    "q_lora_rank": (0, 1 << 16),
+    "kv_lora_rank": (0, 1 << 16),
+    "qk_rope_head_dim": (0, 1 << 16),
+    "v_head_dim": (0, 1 << 16),
+}
+#: Largest total parameter count accepted (a quadrillion).
+MAX_TOTAL_PARAMS = 1e15
+
+
+def check_field_values(fields: Mapping[str, Any], where: str) -> None:
+    """Refuse a ``ModelSpec`` field that is not a whole number (a string, a fraction, NaN) or lies
+    outside :data:`FIELD_RANGES`; one ``ModelError`` naming ``where`` and the field."""
+    for key, value in fields.items():
+        if key == "name":
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise ModelError(f"{where}: field '{key}' = {value!r}; allowed: a whole number (not a string or a fraction)")
+        lo, hi = FIELD_RANGES.get(key, (0, 2))
+        if not lo <= value <= hi:
+            raise ModelError(f"{where}: field '{key}' = {value}; allowed: an integer in [{lo}, {hi}]")
+
+
+def checked_spec(name: str, fields: Mapping[str, Any], where: str) -> ModelSpec:
+    """``ModelSpec.create`` after :func:`check_field_values`, then the total-size cap; errors name ``where``."""
+    check_field_values(fields, where)
+    try:
+        spec = ModelSpec.create(name=name, **fields)
+    except ModelError as err:
+        raise ModelError(f"{where}: {err}") from None
+    total = spec.total_params()
+    if total > MAX_TOTAL_PARAMS:
+        raise ModelError(f"{where}: model '{name}' has {float(total):.3g} parameters; allowed: at most "
+                         f"{MAX_TOTAL_PARAMS:g}")
+    return spec
+
 
 @dataclasses.dataclass(frozen=True)
 class CatalogEntry:
@@ -104,10 +162,7 @@ def _entry_from_table(canonical: str, table: Mapping[str, Any], where: str) -> C
         if table.get(key) is not None and table[key] not in _ROUNDING:
             raise ModelError(f"{where}: model '{canonical}': '{key}' must be one of {', '.join(_ROUNDING)}")
     arch = {k: v for k, v in table.items() if k in fields and k != "name"}
-    try:
-        spec = ModelSpec.create(name=canonical, **arch)
-    except ModelError as err:
-        raise ModelError(f"{where}: {err}") from None
+    spec = checked_spec(canonical, arch, where)
     return CatalogEntry(
         name=canonical,
         spec=spec,
@@ -204,13 +259,17 @@ def from_toml(path: str | Path) -> ModelSpec:
     ``name`` defaults to the file stem; the catalog's metadata keys (``source``, ``notes``, ...)
     are allowed and ignored.
     """
+    from hardware_db.parse import decode_text
+
     p = Path(path).expanduser()
+    if p.exists() and not p.is_file():
+        raise ModelError(f"model file '{p}' is a folder or not a regular file; allowed: a TOML file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(decode_text(p.read_bytes(), str(p), ModelError))
     except FileNotFoundError:
         raise ModelError(f"model file '{p}' not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ModelError(f"model file '{p}' cannot be read: {err}") from None
+    except OSError as err:
+        raise ModelError(f"model file '{p}' cannot be read: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ModelError(f"{p}: malformed TOML: {err}") from None
     name = data.pop("name", p.stem)
@@ -251,7 +310,7 @@ def describe(spec: ModelSpec, entry: CatalogEntry | None = None) -> dict[str, An
     ``weights_bytes_bf16`` (2 bytes/parameter) and, for catalog models, the provenance and the
     relative difference ``(ours - published) / published`` in percent.
     """
-    spec.validate()
+    spec.check()
     total = int(spec.total_params())
     active = int(spec.active_params())
     out: dict[str, Any] = dict(spec.to_dict())

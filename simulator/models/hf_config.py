@@ -60,7 +60,7 @@ class _Config:
     def _fail(self, key: str, what: str) -> ModelError:
         return ModelError(f"{self.path}: key '{key}' {what} (model_type '{self.model_type}')")
 
-    def integer(self, key: str, default: Any = _MISSING) -> int:
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
         value = self.data.get(key)
         if value is None:
             if default is _MISSING:
@@ -68,8 +68,11 @@ class _Config:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise self._fail(key, f"must be an integer, got {value!r}")
+                value = int(value)
+            else:
+                raise self._fail(key, f"must be an integer, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self._fail(key, f"= {value}; allowed: an integer >= {minimum}")
         return value
 
     def flag(self, key: str, default: bool) -> int:
@@ -81,18 +84,29 @@ class _Config:
         return int(value)
 
 
+def _no_constant(name: str):
+    raise ValueError(f"non-finite number {name} in JSON")
+
+
 def _read_json(path: str | Path) -> tuple[Path, dict[str, Any]]:
     p = Path(path).expanduser()
     if p.is_dir():
         p = p / "config.json"
     if not p.is_file():
-        raise ModelError(f"Hugging Face config '{p}' not found")
+        what = "is not a regular file" if p.exists() else "not found"
+        raise ModelError(f"Hugging Face config '{p}' {what}; allowed: a config.json file or a folder holding one")
+    from hardware_db.parse import decode_text
+
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(decode_text(p.read_bytes(), str(p), ModelError), parse_constant=_no_constant)
     except json.JSONDecodeError as err:
         raise ModelError(f"{p}: malformed JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ModelError(f"{p}: cannot be read: {err}") from None
+    except RecursionError:
+        raise ModelError(f"{p}: JSON nested too deeply; allowed: a Hugging Face config object") from None
+    except ValueError as err:  # NaN / Infinity constants
+        raise ModelError(f"{p}: {err}; allowed: finite numbers") from None
+    except OSError as err:
+        raise ModelError(f"{p}: cannot be read: {err.strerror}") from None
     if not isinstance(data, dict):
         raise ModelError(f"{p}: expected a JSON object with the model's config keys")
     return p, data
@@ -137,16 +151,15 @@ def from_hf_config(path: str | Path, name: str | None = None) -> ModelSpec:
     else:
         fields = _llama_like(cfg)
     label = name or _default_name(p, data)
-    try:
-        return ModelSpec.create(name=label, **fields)
-    except ModelError as err:
-        raise ModelError(f"{p}: {err}") from None
+    from simulator.models.catalog import checked_spec  # (catalog imports this module)
+
+    return checked_spec(label, fields, str(p))
 
 
 def _llama_like(cfg: _Config) -> dict[str, Any]:
     mt = cfg.model_type
-    hidden = cfg.integer("hidden_size")
-    heads = cfg.integer("num_attention_heads")
+    hidden = cfg.integer("hidden_size", minimum=1)
+    heads = cfg.integer("num_attention_heads", minimum=1)
     if hidden % heads and cfg.data.get("head_dim") is None:
         raise cfg._fail("head_dim", f"is required because hidden_size {hidden} is not a multiple of {heads} heads")
     moe = mt in ("mixtral", "qwen3_moe")
@@ -194,7 +207,7 @@ def _llama_like(cfg: _Config) -> dict[str, Any]:
 
 
 def _deepseek(cfg: _Config) -> dict[str, Any]:
-    heads = cfg.integer("num_attention_heads")
+    heads = cfg.integer("num_attention_heads", minimum=1)
     rope = cfg.integer("qk_rope_head_dim")
     experts = cfg.integer("n_routed_experts", 0)
     freq = cfg.integer("moe_layer_freq", 1)
@@ -233,8 +246,8 @@ def _deepseek(cfg: _Config) -> dict[str, Any]:
 
 
 def _gpt2(cfg: _Config) -> dict[str, Any]:
-    hidden = cfg.integer("n_embd")
-    heads = cfg.integer("n_head")
+    hidden = cfg.integer("n_embd", minimum=1)
+    heads = cfg.integer("n_head", minimum=1)
     if hidden % heads:
         raise cfg._fail("n_head", f"must divide n_embd = {hidden}")
     return dict(
@@ -256,8 +269,8 @@ def _gpt2(cfg: _Config) -> dict[str, Any]:
 
 
 def _opt(cfg: _Config) -> dict[str, Any]:
-    hidden = cfg.integer("hidden_size")
-    heads = cfg.integer("num_attention_heads")
+    hidden = cfg.integer("hidden_size", minimum=1)
+    heads = cfg.integer("num_attention_heads", minimum=1)
     if hidden % heads:
         raise cfg._fail("num_attention_heads", f"must divide hidden_size = {hidden}")
     proj = cfg.integer("word_embed_proj_dim", hidden)

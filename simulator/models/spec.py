@@ -60,7 +60,7 @@ are converted to the default float dtype first (float32, or float64 with ``jax_e
 because int32 would overflow for counts above 2**31 (relative rounding of float32 is ~6e-8).
 
 Validation: construction does no checks (JAX rebuilds specs from tracers inside ``vmap``/``jit``).
-Call ``validate()`` (``ModelSpec.create``, the catalog and the config loaders do) on Python values;
+Call ``check()`` (``ModelSpec.create``, the catalog and the config loaders do) on Python values;
 it raises ``ModelError`` naming the field and what is allowed, and is skipped when leaves are arrays.
 """
 
@@ -174,7 +174,7 @@ class ModelSpec:
 
     @classmethod
     def create(cls, **fields: Any) -> ModelSpec:
-        """Build a spec from Python values and ``validate()`` it.
+        """Build a spec from Python values and ``check()`` it.
 
         Booleans are stored as 0/1. Unknown or missing fields raise ``ModelError``.
         """
@@ -187,7 +187,7 @@ class ModelSpec:
             if key not in fields or fields[key] is None:
                 raise ModelError(f"model '{label}': missing required field '{key}'")
         values = {k: (int(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in fields.items()}
-        return cls(**values).validate()
+        return cls(**values).check()
 
     def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated when the values are Python numbers)."""
@@ -196,7 +196,7 @@ class ModelSpec:
             if key not in allowed:
                 raise ModelError(f"model '{self.name}': unknown field '{key}'; allowed: {', '.join(allowed)}")
         changes = {k: (int(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in changes.items()}
-        return dataclasses.replace(self, **changes).validate()
+        return dataclasses.replace(self, **changes).check()
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a plain dict (``name`` first)."""
@@ -207,8 +207,11 @@ class ModelSpec:
             isinstance(getattr(self, n), (int, float, np.integer, np.floating)) for n in self.field_names()[1:]
         )
 
-    def validate(self) -> ModelSpec:
+    def check(self) -> ModelSpec:
         """Check the architecture; return ``self`` or raise ``ModelError`` naming the field.
+
+        (``check_*`` / ``check()`` are input checks; ``validate`` in simlab means comparing
+        predictions with measurements. ``validate()`` is the old name of this method, kept for now.)
 
         Skipped (returns ``self``) when any leaf is an array or a tracer, i.e. inside ``vmap``/``jit``.
         """
@@ -286,6 +289,8 @@ class ModelSpec:
             raise ModelError(f"{label}: field 'max_context' must be positive when learned_pos_emb = 1")
         return self
 
+    validate = check  # old name of check() (an input check), kept for now
+
     # ------------------------------------------------------------------ arithmetic helpers
     def numeric(self, name: str):
         """Field ``name`` as a number usable in ``jax.numpy`` arithmetic (float under tracing)."""
@@ -336,11 +341,29 @@ class ModelSpec:
         mla = q + kv_proj + heads * dv * h
         return _where(self.is_mla, mla, standard + bias) + self.numeric("qk_norm") * 2 * d
 
+    def o_proj_params_per_layer(self):
+        """Weights of the attention output projection: ``H d_v h`` (+ ``h`` bias when ``attention_bias == 1``)."""
+        h = self.numeric("hidden_size")
+        bias = _where(self.numeric("attention_bias") == 1, h, 0)
+        return self.numeric("num_heads") * self.attn_v_dim * h + bias
+
+    def qkv_params_per_layer(self):
+        """Weights of the Q/K/V projections (MLA: down/up projections and their norms; q/k norms):
+        ``attention_params_per_layer() - o_proj_params_per_layer()``."""
+        return self.attention_params_per_layer() - self.o_proj_params_per_layer()
+
+    def mlp_matrix_params(self, width):
+        """(up + gate, down) weights of an MLP of intermediate ``width``:
+        ``((m - 1) h w + mlp_bias (m - 1) w, h w + mlp_bias h)`` with ``m = 2 + gated_mlp`` matrices."""
+        h = self.numeric("hidden_size")
+        g = 1 + self.numeric("gated_mlp")
+        b = self.numeric("mlp_bias")
+        return g * h * width + b * g * width, h * width + b * h
+
     def expert_params(self):
         """Weights of one routed or shared expert: ``m h f_e + mlp_bias ((m - 1) f_e + h)``."""
-        h, fe = self.numeric("hidden_size"), self.numeric("expert_ffn_size")
-        m = 2 + self.numeric("gated_mlp")
-        return m * h * fe + self.numeric("mlp_bias") * ((m - 1) * fe + h)
+        up, down = self.mlp_matrix_params(self.numeric("expert_ffn_size"))
+        return up + down
 
     def router_params(self):
         """Router weights of one MoE layer: ``h E + router_bias E``."""
@@ -354,9 +377,8 @@ class ModelSpec:
         MoE: ``(E + S) expert + router``; with ``active=True`` only the ``k`` routed experts a
         token uses: ``(k + S) expert + router``. ``layer_is_moe`` may be a boolean array.
         """
-        h, f = self.numeric("hidden_size"), self.numeric("ffn_size")
-        m = 2 + self.numeric("gated_mlp")
-        dense = m * h * f + self.numeric("mlp_bias") * ((m - 1) * f + h)
+        up, down = self.mlp_matrix_params(self.numeric("ffn_size"))
+        dense = up + down
         routed = _where(active, self.numeric("experts_per_token"), self.numeric("num_experts"))
         moe = (routed + self.numeric("num_shared_experts")) * self.expert_params() + self.router_params()
         return _where(layer_is_moe, moe, dense)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jax
 import numpy as np
 
+from fitters.precision import float64
 from simulator.planner.errors import PlanError
 
 DEFAULT_LAW = "chinchilla-epoch"
@@ -55,11 +55,11 @@ class LossLaw:
         n = n_non_embedding if self.non_embedding else n_total
         return self.loss_of_nd(n, tokens)
 
+    @float64()
     def loss_of_nd(self, n, tokens) -> np.ndarray:
         """The law at its own ``N`` convention (float64)."""
-        with jax.enable_x64(True):
-            return np.asarray(self.fn(self.params, N=np.asarray(n, dtype=np.float64),
-                                      D=np.asarray(tokens, dtype=np.float64)), dtype=np.float64)
+        return np.asarray(self.fn(self.params, N=np.asarray(n, dtype=np.float64),
+                                  D=np.asarray(tokens, dtype=np.float64)), dtype=np.float64)
 
     def describe(self) -> dict:
         return {"name": self.name, "params": dict(self.params), "n_convention":
@@ -91,14 +91,14 @@ STEP_LAW_SOURCE = ("Li et al. 2025, Predictable Scale: Part I (Step Law), arXiv:
                    "eta* = 1.79 N^-0.713 D^0.307, B* = 0.58 D^0.571 tokens")
 
 
+@float64()
 def step_law(n_non_embedding, tokens) -> tuple[np.ndarray, np.ndarray]:
     """(peak learning rate, global batch in tokens) of Step Law at (N non-embedding, D tokens),
     from :mod:`scaling_laws.steplaw` with its published parameters."""
     from scaling_laws import steplaw as sl
 
     params = dict(sl.PUBLISHED["published"].values)
-    with jax.enable_x64(True):
-        N = np.asarray(n_non_embedding, dtype=np.float64)
-        D = np.asarray(tokens, dtype=np.float64)
-        return (np.asarray(sl.optimal_lr(params, N, D), dtype=np.float64),
-                np.asarray(sl.optimal_batch_tokens(params, D), dtype=np.float64))
+    N = np.asarray(n_non_embedding, dtype=np.float64)
+    D = np.asarray(tokens, dtype=np.float64)
+    return (np.asarray(sl.optimal_lr(params, N, D), dtype=np.float64),
+            np.asarray(sl.optimal_batch_tokens(params, D), dtype=np.float64))

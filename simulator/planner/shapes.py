@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from fitters.precision import float64
 from simulator.models import ModelSpec
 from simulator.planner.errors import PlanError
 
@@ -131,9 +132,9 @@ def family_spec(family: str | Family, layers, heads=None) -> ModelSpec:
     )
 
 
+@float64()
 def _count(fn, spec) -> np.ndarray:
-    with jax.enable_x64(True):
-        return np.asarray(fn(spec), dtype=np.float64)
+    return np.asarray(fn(spec), dtype=np.float64)
 
 
 @dataclass(frozen=True)

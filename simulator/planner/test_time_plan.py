@@ -45,21 +45,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fitters.precision import float32, float64
 from simulator.planner.budget import positive
 from simulator.planner.errors import PlanError
+from simulator.resources import data_dir, shipped_or_path
 
 SAMPLES = (1, 2, 4, 8, 16, 32)
 GEN_LENS = tuple(range(2048, 32768 + 1, 2048))
 KV_BUDGETS = (32, 64, 128, 256, 512, 1024)
 DEFAULT_PROMPT_LEN = 200  # tokens; the reference worked numbers use L_in = 200 (scaling_laws.md Sec. 5)
 FAMILIES = {"qwen3": ("qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b")}
-EXAMPLE_TABLE = Path(__file__).resolve().parents[2] / "data" / "kinetics" / "example_accuracy.csv"
+EXAMPLE_TABLE = data_dir("kinetics") / "example_accuracy.csv"  # package data (simulator.resources)
 REQUIRED_COLUMNS = ("model", "samples", "gen_len", "accuracy")
 
 
@@ -76,7 +77,7 @@ def load_accuracy_table(path_or_frame):
     if isinstance(path_or_frame, pd.DataFrame):
         df, where = path_or_frame.copy(), "accuracy table"
     else:
-        p = Path(path_or_frame).expanduser()
+        p = shipped_or_path("kinetics", path_or_frame, ".csv")  # also: example_accuracy, data/kinetics/...
         if not p.is_file():
             raise PlanError(f"accuracy table '{p}' not found; allowed: a CSV with columns {', '.join(REQUIRED_COLUMNS)}")
         try:
@@ -126,6 +127,7 @@ class CoverageFit:
     rmse: float
     rows: int
 
+    @float64()
     def accuracy(self, model_index, samples, gen_len, kv_budget=0.0) -> np.ndarray:
         """Predicted accuracy (fraction) for arrays of configurations (``kv_budget`` 0 = dense)."""
         from scaling_laws.coverage import coverage
@@ -135,9 +137,8 @@ class CoverageFit:
         B = np.asarray(kv_budget, dtype=np.float64)
         sparse = 1.0 if self.beta is None else np.where(B > 0, 1.0 - np.exp(-B / self.beta), 1.0)
         p_eff = self.p[i] * (1.0 - np.exp(-L / self.lam[i])) * sparse
-        with jax.enable_x64(True):
-            return np.asarray(coverage({"F_max": jnp.asarray(self.f_max[i]), "p": jnp.asarray(p_eff)},
-                                       jnp.asarray(samples, dtype=jnp.float64)), dtype=np.float64)
+        return np.asarray(coverage({"F_max": jnp.asarray(self.f_max[i]), "p": jnp.asarray(p_eff)},
+                                   jnp.asarray(samples, dtype=jnp.float64)), dtype=np.float64)
 
     def describe(self) -> dict:
         return {"models": list(self.models), "F_max": self.f_max.tolist(), "p": self.p.tolist(),
@@ -215,6 +216,7 @@ def _grid(n_models: int, sparse: bool, samples=SAMPLES, gen_lens=GEN_LENS, kv_bu
     return {"model": g[0].ravel(), "samples": g[1].ravel(), "gen_len": g[2].ravel(), "kv_budget": g[3].ravel()}
 
 
+@float64()
 def kinetics_costs(models: tuple[str, ...], grid: dict, prompt_len: float, intensity: float) -> dict:
     """eFLOPs and FLOPs-only (I = 0) cost per configuration, one array evaluation over the grid.
 
@@ -235,11 +237,10 @@ def kinetics_costs(models: tuple[str, ...], grid: dict, prompt_len: float, inten
     n, L, B = grid["samples"], grid["gen_len"], grid["kv_budget"]
     dense = B <= 0
     Bs = np.where(dense, 1.0, B)
-    with jax.enable_x64(True):
-        ed = np.asarray(kn.dense_cost(shape, prompt_len, L, n, intensity)["total"])
-        fd = np.asarray(kn.dense_cost(shape, prompt_len, L, n, 0.0)["total"])
-        es = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, intensity)["total"])
-        fs = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, 0.0)["total"])
+    ed = np.asarray(kn.dense_cost(shape, prompt_len, L, n, intensity)["total"])
+    fd = np.asarray(kn.dense_cost(shape, prompt_len, L, n, 0.0)["total"])
+    es = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, intensity)["total"])
+    fs = np.asarray(kn.sparse_cost(shape, prompt_len, L, Bs, n, 0.0)["total"])
     return {"eflops": np.where(dense, ed, es), "flops": np.where(dense, fd, fs)}
 
 
@@ -263,7 +264,7 @@ def serving_costs(models: tuple[str, ...], grid: dict, prompt_len: float, device
         cfg = jax.tree.map(lambda x: jnp.broadcast_to(x, batch.shape), cfg)
         return jax.vmap(lambda s, c: serve_core(s, hw, prec, c))(spec_g, cfg)
 
-    with jax.enable_x64(False):
+    with float32():  # the serving simulator is the float32 core (a caller may be in a float64 scope)
         r1 = jax.jit(run)(jnp.asarray(grid["samples"]))
         latency = np.asarray(r1["e2e_latency_s"], dtype=np.float64)
         fits = np.asarray(r1["fits"])

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator.layout_rule import layout_violations
 from simulator.planner.budget import SECONDS_PER_DAY, SECONDS_PER_HOUR, Budget
 from simulator.planner.errors import PlanError
 from simulator.planner.laws import DEFAULT_LAW, STEP_LAW_SOURCE, LossLaw, get_loss_law, step_law
@@ -82,6 +83,8 @@ def layout_grid(devices: int, devices_per_node: int, space: dict | None = None) 
     rc = [RECOMPUTE[r] if isinstance(r, str) else int(r) for r in sp["recompute"]]
     rows = np.array(list(itertools.product(sp["tp"], sp["pp"], sp["micro_batch"], rc, sp["zero"])), dtype=np.int64)
     tp, pp, mb, r, z = rows.T
+    # model-independent part of the one layout rule (simulator.layout_rule); the model-dependent
+    # rules (heads, layers per stage) are applied per candidate in evaluate_candidates
     ok = (tp <= max(devices_per_node, 1)) & (devices % (tp * pp) == 0) & ~((z >= 2) & (pp > 1))
     if not ok.any():
         raise PlanError(f"no layout in the search space for {devices} devices")
@@ -120,7 +123,12 @@ def evaluate_candidates(cands: Candidates, budget: Budget, batch_sequences: np.n
     b_eff = np.ceil(target / per) * per
     r = _grid_eval(spec, lay, hw, jnp.asarray(b_eff, dtype=jnp.float32), float(seq_len), opts)
     tps = np.asarray(r["tokens_per_s"], dtype=np.float64)
-    valid = (cands.heads[:, None] % grid["tp"][None, :] == 0) & (cands.layers[:, None] >= grid["pp"][None, :])
+    experts = np.asarray(np.broadcast_to(np.asarray(cands.spec.num_experts), cands.layers.shape))[:, None]
+    valid = layout_violations(layers=cands.layers[:, None], heads=cands.heads[:, None], experts=experts,
+                              num_devices=int(budget.devices), global_batch=b_eff, seq_len=seq_len,
+                              tp=grid["tp"][None, :], pp=grid["pp"][None, :], dp=grid["dp"][None, :],
+                              micro_batch=grid["micro_batch"][None, :], zero=grid["zero"][None, :],
+                              devices_per_node=dpn) == 0
     valid &= np.asarray(r["fits"]) & np.isfinite(tps) & (tps > 0)
     score = np.where(valid, tps, -np.inf)
     j = np.argmax(score, axis=1)
@@ -255,14 +263,29 @@ def _add_hardware(d: dict, ev: dict, i: int, budget: Budget, seq_len: int) -> di
     return d
 
 
+def _ettr(ev: dict, cands: Candidates, budget: Budget, wall: float, reliability) -> np.ndarray:
+    """Per-candidate ETTR over ``wall`` seconds (ones without ``reliability``)."""
+    if reliability is None:
+        return np.ones(len(cands))
+    from simulator.reliability import ettr_array
+
+    step = np.where(ev["ok"], ev["step_time_s"], 1.0)
+    return ettr_array(np.full(len(cands), wall), step, cands.total_params, int(budget.devices),
+                      int(budget.system.devices_per_node), reliability)
+
+
 def plan_training(budget: Budget, law: str | LossLaw = DEFAULT_LAW, family: str = DEFAULT_FAMILY, *,
                   seq_len: int = DEFAULT_SEQ_LEN, nominal_mfu: float = 1.0, min_tokens_per_param: float = 1.0,
                   opts: TrainOptions | None = None, layout_space: dict | None = None,
-                  cands: Candidates | None = None) -> TrainingPlan:
+                  cands: Candidates | None = None, reliability=None) -> TrainingPlan:
     """The compute-optimal training plan for ``budget`` (see the module docstring).
 
     ``min_tokens_per_param``: a candidate must see at least this many tokens per parameter (and
     one global batch) to count as trainable. Raises ``PlanError`` when no candidate is feasible.
+
+    ``reliability``: a :class:`simulator.reliability.ReliabilityOptions` (device-time budgets): each
+    candidate trains only ``ETTR x wall`` of the budget (failures, checkpoints, restarts at Daly's
+    interval, :func:`simulator.reliability.ettr_array`); ``None`` = ideal (every second a step).
     """
     if not isinstance(budget, Budget):
         raise PlanError(f"budget must be a simulator.planner.Budget, got {type(budget).__name__}")
@@ -306,7 +329,8 @@ def plan_training(budget: Budget, law: str | LossLaw = DEFAULT_LAW, family: str 
         _, bt = step_law(cands.non_embedding_params, tokens)  # B* at the previous pass's D
         ev = evaluate_candidates(cands, budget, bt / seq_len, seq_len, opts, layout_space)
         step_tokens = ev["batch_sequences"] * seq_len
-        steps = np.floor(np.where(ev["ok"], ev["tokens_per_s"], 0.0) * wall / step_tokens)
+        ettr = _ettr(ev, cands, budget, wall, reliability)
+        steps = np.floor(np.where(ev["ok"], ev["tokens_per_s"], 0.0) * wall * ettr / step_tokens)
         tokens = np.maximum(steps * step_tokens, 1.0)
     search.update(layouts=ev["layouts"], evaluations=2 * ev["layouts"] * len(cands))
     feasible = ev["ok"] & (steps >= 1) & (tokens >= min_tokens_per_param * n_law)
@@ -324,6 +348,11 @@ def plan_training(budget: Budget, law: str | LossLaw = DEFAULT_LAW, family: str 
     plan["step_law_batch_tokens"] = float(bt[i])  # the B* target used (D of the previous iteration)
     plan = _add_hardware(plan, ev, i, budget, seq_len)
     plan["feasible_candidates"] = int(feasible.sum())
+    if reliability is not None and plan.get("wall_s") is not None:
+        plan["ettr"] = float(ettr[i])
+        plan["expected_wall_s"] = plan["wall_s"] / float(ettr[i])
+        plan["expected_train_days"] = plan["expected_wall_s"] / SECONDS_PER_DAY
+        plan["expected_device_hours"] = plan["device_hours"] / float(ettr[i])
 
     # what the nominal model would really need on this hardware
     k = nom["index"]

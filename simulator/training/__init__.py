@@ -31,7 +31,6 @@ from simulator.training.common import (
     train_hardware,
 )
 from simulator.training.flops import (
-    hardware_flops_per_token,
     megatron_flops_per_iteration,
     megatron_model_flops_per_iteration,
     model_flops_per_token,
@@ -111,13 +110,15 @@ def _add_budget(out: dict, hw: TrainHardware, gpus: int, tokens) -> dict:
 def predict_training(model, system, gpus: int, *, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,
                      ep: int = 1, micro_batch: int = 1, virtual_stages: int = 1, recompute="selective",
                      zero: int = 0, offload="none", global_batch: int, seq_len: int, tokens=None,
-                     opts: TrainOptions | None = None, calibration=None) -> dict:
+                     opts: TrainOptions | None = None, calibration=None, first_stage_layers: int = 0,
+                     last_stage_layers: int = 0) -> dict:
     """Predict one explicit layout: step-time breakdown (s), MFU, HFU, tokens/s, memory per device
     (bytes, ``fits``), and, with ``tokens``, wall-clock / device-hours / energy (J, kWh) / cost (USD).
 
     ``model``/``system`` are catalog names (or a ``ModelSpec`` / ``System``); ``dp`` defaults to
     ``gpus / (tp pp cp)``. Bad layouts raise ``ConfigError`` (one line, see :func:`check_layout`).
     ``calibration``: optional calibration-profile path replacing the device's default efficiency.
+    ``first_stage_layers`` / ``last_stage_layers``: uneven pipeline stages (0 = even split).
     """
     opts = opts or TrainOptions()
     _check_tokens(tokens)
@@ -136,10 +137,13 @@ def predict_training(model, system, gpus: int, *, tp: int = 1, pp: int = 1, dp: 
                               f"device count {gpus}")
         dp = gpus // denom
     check_layout(spec, gpus, global_batch, seq_len, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
-                 virtual_stages=virtual_stages, zero=zero)
+                 virtual_stages=virtual_stages, zero=zero, offload=offload_code(offload),
+                 first_stage_layers=first_stage_layers, last_stage_layers=last_stage_layers,
+                 devices_per_node=getattr(sysm, "devices_per_node", None))
     layout = Layout.make(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
                          virtual_stages=virtual_stages, recompute=recompute_code(recompute), zero=zero,
-                         offload=offload_code(offload))
+                         offload=offload_code(offload), first_stage_layers=first_stage_layers,
+                         last_stage_layers=last_stage_layers)
     res = evaluate_layouts(spec, layout, hw, global_batch, seq_len, opts)
     out = _row(res)
     out["layout"] = layout.to_dict()
@@ -199,7 +203,6 @@ __all__ = [
     "check_layout",
     "enumerate_layouts",
     "evaluate_layouts",
-    "hardware_flops_per_token",
     "megatron_flops_per_iteration",
     "megatron_model_flops_per_iteration",
     "memory_breakdown",

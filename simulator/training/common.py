@@ -57,6 +57,9 @@ class Layout:
     ``tp * pp * dp * cp`` is the device count. ``ep`` (expert parallel) splits the experts of MoE
     layers over a sub-group of the data-parallel ranks, so it must divide ``dp``. ``virtual_stages``
     is the interleaved-1F1B factor ``v`` (Narayanan et al. 2021 Sec. 2.2.2): 1 = plain 1F1B.
+    ``first_stage_layers`` / ``last_stage_layers``: layers of the first / last pipeline stage when
+    the stages are uneven (Megatron-LM ``--decoder-first/last-pipeline-num-layers``; 0 = even
+    split); the middle stages share the rest (``simulator.layout_rule``).
     """
 
     tp: jax.Array
@@ -69,15 +72,18 @@ class Layout:
     recompute: jax.Array
     zero: jax.Array
     offload: jax.Array
+    first_stage_layers: jax.Array | int = 0
+    last_stage_layers: jax.Array | int = 0
 
     @staticmethod
     def make(tp=1, pp=1, dp=1, cp=1, ep=1, micro_batch=1, virtual_stages=1, recompute="none", zero=0,
-             offload="none") -> Layout:
+             offload="none", first_stage_layers=0, last_stage_layers=0) -> Layout:
         """Build a layout from Python values (names for ``recompute`` / ``offload`` accepted)."""
         rc = recompute if not isinstance(recompute, str) else recompute_code(recompute)
         of = offload if not isinstance(offload, str) else offload_code(offload)
         return Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in
-                        (tp, pp, dp, cp, ep, micro_batch, virtual_stages, rc, zero, of)))
+                        (tp, pp, dp, cp, ep, micro_batch, virtual_stages, rc, zero, of, first_stage_layers,
+                         last_stage_layers)))
 
     @property
     def devices(self):
@@ -164,6 +170,8 @@ class TrainOptions:
     * ``optimizer_extra_passes``: extra full passes over the fp32 gradients before Adam (fp16
       loss-scale unscale + inf check = read/write, global-norm clipping = read + scale r/w);
       0 for bf16 recipes without clipping traffic worth counting.
+    * ``mfu_attention``: attention FLOPs in MFU's model FLOPs, ``causal`` (default) or ``full``
+      (``s x s``, PaLM / Megatron-LM / MosaicML); see ``simulator.training.flops``.
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
       (Megatron ``--gradient-accumulation-fusion``, 2022+). Without it every micro-batch's weight
       gradients are added to the buffer by a separate kernel: ``P (g + 2 acc)`` bytes of HBM
@@ -182,8 +190,12 @@ class TrainOptions:
     grad_accum_dtype: str = "fp32"
     grad_accum_fusion: bool = True
     optimizer_extra_passes: float = 0.0
+    mfu_attention: str = "causal"
 
     def __post_init__(self):
+        from simulator.training.flops import check_mfu_attention
+
+        check_mfu_attention(self.mfu_attention)
         dtype_bytes(self.dtype)
         dtype_bytes(self.grad_dtype)
         dtype_bytes(self.grad_accum_dtype)
@@ -201,7 +213,7 @@ class TrainOptions:
 
 MEGATRON_2021 = TrainOptions(dtype="fp16", grad_dtype="fp16", flash_attention=False, dropout=True,
                              sequence_parallel=False, tp_comm_overlap=0.0, grad_accum_fusion=False,
-                             grad_overlap=False, optimizer_extra_passes=5.0)
+                             grad_overlap=False, optimizer_extra_passes=5.0, mfu_attention="full")
 """Recipe of Narayanan et al. 2021 (Megatron-LM of 2021): fp16, materialised attention, dropout,
 no sequence parallelism, no TP overlap, unfused fp32 gradient accumulation, gradient all-reduce
 after the backward ("local" DDP, not overlapped), fp16 loss-scaling + clipping passes

@@ -1,19 +1,28 @@
-"""FLOP bookkeeping of training: model FLOPs (MFU) and hardware FLOPs with recomputation (HFU).
+"""FLOP bookkeeping of training, read from the operator inventory (``simulator.ops``).
 
 Conventions (2 FLOP per multiply-add):
 
-* Model FLOPs per token (Kaplan et al. 2020; PaLM, Chowdhery et al. 2022, App. B)::
+* **Model FLOPs** per trained token (the MFU numerator; Kaplan et al. 2020, PaLM App. B)::
 
-      F_model = 3 * (2 * N_matmul + 4 * L * s * d_attn)
+      F_model = 3 x (forward matrix FLOP of the inventory of one sequence) / s
 
-  ``N_matmul`` = weights touched by one token's matmuls (attention projections, dense or top-k +
-  shared expert MLPs, router, LM head; not the input embedding lookup), ``d_attn = heads x
-  head_dim``. The attention term counts the full ``s x s`` score matrix (``QK^T`` and ``PV``),
-  which is the convention of Narayanan et al. 2021 Eq. 3, PaLM and MosaicML llm-foundry; the
-  factor 3 is forward + backward (backward = 2x forward).
-* Hardware FLOPs add what recomputation executes again: one more forward for full recompute,
-  the attention core (``QK^T``, ``PV``: ``4 L s d_attn`` per token) for selective recompute
-  (Korthikanti et al. 2022 Sec. 5).
+  i.e. ``3 (2 N_matmul + attention)``: every GEMM of the inventory (attention projections, MLA
+  down/up projections, dense or top-k + shared expert MLPs, router, LM head; not the embedding
+  lookup) plus ``QK^T`` and ``PV``; backward = 2x forward. The attention term depends on the
+  convention ``mfu_attention`` (a field of :class:`simulator.training.common.TrainOptions`):
+
+  - ``"causal"`` (the default): the ``s (s + 1) / 2`` query-key pairs a causal model needs per
+    sequence, what FlashAttention executes (Dao 2023, FlashAttention-2 Sec. 4.1 counts causal
+    FLOPs as half; Llama 3 / torchtitan-style accounting of a causal mask). MFU then never
+    exceeds HFU.
+  - ``"full"``: the whole ``s x s`` score matrix, the convention of PaLM (Chowdhery et al. 2022,
+    App. B: ``6N + 12 L H Q T``), Megatron-LM (Narayanan et al. 2021 Eq. 3, Korthikanti et al. 2022
+    Sec. 6) and MosaicML llm-foundry; the validation rows of those sources use it. At long context it
+    can exceed the FLOPs a causal kernel executes, so MFU may exceed HFU under it.
+
+* **Hardware FLOPs** (the HFU numerator) are not a formula here: they are the matrix FLOP the
+  training step prices (``simulator.training.step``: forward, backward by each operator's
+  factors, recomputation), so HFU can never exceed the compute efficiency of the device.
 * :func:`megatron_flops_per_iteration` is Narayanan et al. 2021 Eq. 3 (full recompute included):
   ``F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h))``; :func:`megatron_model_flops_per_iteration` is the
   same without recompute (Korthikanti et al. 2022 Sec. 6: ``72 B s l h^2 (1 + s/(6h) + V/(12 l h))``).
@@ -23,67 +32,30 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from simulator import ops
+from simulator.errors import ConfigError
 
-def model_shape(spec) -> dict:
-    """Float arrays of the architecture quantities the training model uses (broadcastable).
-
-    ``q`` = heads x head_dim (query / attention width), ``kv`` = kv_heads x head_dim, ``g`` = 1
-    for gated (SwiGLU) MLPs, ``L_moe`` = MoE layers (0 for dense models).
-    """
-    f = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
-    L = f(spec.num_layers)
-    E = f(spec.num_experts)
-    is_moe = E > 0
-    L_moe = jnp.where(is_moe, L - f(spec.first_dense_layers), 0.0)
-    h = f(spec.hidden_size)
-    hd = f(spec.head_dim)
-    return dict(
-        L=L, h=h, a=f(spec.num_heads), kvh=f(spec.num_kv_heads), hd=hd,
-        q=f(spec.num_heads) * hd, kv=f(spec.num_kv_heads) * hd, f=f(spec.ffn_size), g=f(spec.gated_mlp),
-        V=f(spec.vocab_size), tied=f(spec.tied_embeddings), E=E, k=f(spec.experts_per_token),
-        shared=f(spec.num_shared_experts), fe=f(spec.expert_ffn_size), L_moe=L_moe, L_dense=L - L_moe,
-    )
+MFU_ATTENTION = ("causal", "full")
 
 
-def layer_params(shape: dict) -> dict:
-    """Weight counts per layer: attention, dense MLP, MoE MLP (all experts), MoE MLP active per token.
-
-    attention = ``h (q + 2 kv) + q h``; dense MLP = ``(2 + g) h f``; an expert = ``(2 + g) h f_e``;
-    router = ``h E``. Biases and norm scales are ignored (< 0.1 % of a layer).
-    """
-    s = shape
-    attn = s["h"] * (s["q"] + 2.0 * s["kv"]) + s["q"] * s["h"]
-    dense = (2.0 + s["g"]) * s["h"] * s["f"]
-    expert = (2.0 + s["g"]) * s["h"] * s["fe"]
-    moe_all = s["E"] * expert + s["shared"] * expert + s["h"] * s["E"]
-    moe_active = s["k"] * expert + s["shared"] * expert + s["h"] * s["E"]
-    return dict(attn=attn, dense=dense, expert=expert, moe_all=moe_all, moe_active=moe_active)
+def check_mfu_attention(convention: str) -> str:
+    """The convention name if known (``causal`` or ``full``); ``ConfigError`` otherwise."""
+    if convention not in MFU_ATTENTION:
+        raise ConfigError(f"mfu_attention = {convention!r}; allowed: {', '.join(MFU_ATTENTION)}")
+    return convention
 
 
-def matmul_params_per_token(spec) -> jnp.ndarray:
-    """``N_matmul``: weights one token multiplies (layers' active weights + LM head)."""
-    s = model_shape(spec)
-    p = layer_params(s)
-    return (s["L"] * p["attn"] + s["L_dense"] * p["dense"] + s["L_moe"] * p["moe_active"]
-            + s["V"] * s["h"])
+def forward_matmul_flops_per_token(spec, seq_len, convention: str = "causal"):
+    """Forward matrix FLOP per token of a training sequence of ``seq_len`` tokens (one device, no TP)."""
+    seq = jnp.asarray(seq_len, dtype=float)
+    attn = ops.attention_work(1.0, seq, 0.0, full_square=check_mfu_attention(convention) == "full")
+    inv = ops.forward_ops(spec, seq, attn, seq, ops.Precision())
+    return ops.matmul_flops(inv) / seq
 
 
-def model_flops_per_token(spec, seq_len) -> jnp.ndarray:
+def model_flops_per_token(spec, seq_len, convention: str = "causal"):
     """Model FLOPs per trained token (forward + backward, no recompute): the MFU numerator / token."""
-    s = model_shape(spec)
-    fwd = 2.0 * matmul_params_per_token(spec) + 4.0 * s["L"] * jnp.asarray(seq_len, float) * s["q"]
-    return 3.0 * fwd
-
-
-def hardware_flops_per_token(spec, seq_len, recompute) -> jnp.ndarray:
-    """FLOPs executed per token including recomputation (``recompute`` code 0/1/2): the HFU numerator."""
-    s = model_shape(spec)
-    seq = jnp.asarray(seq_len, float)
-    fwd = 2.0 * matmul_params_per_token(spec) + 4.0 * s["L"] * seq * s["q"]
-    attn_core = 4.0 * s["L"] * seq * s["q"]
-    rc = jnp.asarray(recompute)
-    extra = jnp.where(rc == 2, fwd - 2.0 * s["V"] * s["h"], jnp.where(rc == 1, attn_core, 0.0))
-    return 3.0 * fwd + extra
+    return 3.0 * forward_matmul_flops_per_token(spec, seq_len, convention)
 
 
 def megatron_flops_per_iteration(batch, seq_len, layers, hidden, vocab):

@@ -6,15 +6,7 @@ loop over layouts); :func:`search_layouts` evaluates them in one jitted call of
 :func:`simulator.training.step.train_step` and returns the fastest layout that fits in device
 memory plus the Pareto set of step time versus memory per device.
 
-Validity rules (Megatron-LM / DeepSpeed conventions):
-
-* ``tp * pp * dp * cp = devices``; ``tp`` divides the attention heads and stays inside a node
-  (``tp <= devices_per_node``), as Narayanan et al. 2021 recommend;
-* ``pp <= layers`` and, in a search, ``layers % (pp * v) == 0`` (even stages); ``v > 1`` needs
-  ``pp > 1`` and ``m % pp == 0`` (interleaved 1F1B schedule);
-* ``global_batch % (dp * micro_batch) == 0``; ``seq % cp == 0``;
-* ``ep`` divides ``dp`` and the expert count (MoE only; 1 for dense models);
-* ZeRO stages 2/3 are not combined with pipeline parallelism (DeepSpeed refuses it).
+Validity: the one layout rule of :mod:`simulator.layout_rule` (vectorised, with messages).
 """
 
 from __future__ import annotations
@@ -30,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from simulator import layout_rule
 from simulator.errors import ConfigError
 from simulator.training.common import OFFLOAD, RECOMPUTE, Layout, TrainHardware, TrainOptions
 from simulator.training.step import train_step
@@ -46,42 +39,13 @@ def _divisors(n: int) -> np.ndarray:
 
 def check_layout(spec, num_devices: int, global_batch: int, seq_len: int, *, tp: int, pp: int, dp: int,
                  cp: int = 1, ep: int = 1, micro_batch: int = 1, virtual_stages: int = 1, zero: int = 0,
+                 offload: int = 0, first_stage_layers: int = 0, last_stage_layers: int = 0,
                  devices_per_node: float | None = None) -> None:
-    """Raise a one-line :class:`ConfigError` if an explicit layout is invalid (see module docstring)."""
-    vals = dict(tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch, virtual_stages=virtual_stages)
-    for k, v in vals.items():
-        if int(v) != v or v < 1:
-            raise ConfigError(f"{k} must be a positive integer, got {v}")
-    if global_batch < 1 or seq_len < 1:
-        raise ConfigError(f"global batch and sequence length must be >= 1, got {global_batch} and {seq_len}")
-    if tp * pp * dp * cp != num_devices:
-        raise ConfigError(f"layout degrees tp={tp} x pp={pp} x dp={dp} x cp={cp} = {tp * pp * dp * cp} "
-                          f"do not multiply to the device count {num_devices}")
-    layers = int(spec.num_layers)
-    if pp > layers:
-        raise ConfigError(f"pp={pp} is larger than the model's {layers} layers")
-    if int(spec.num_heads) % tp:
-        raise ConfigError(f"tp={tp} does not divide the model's {int(spec.num_heads)} attention heads")
-    if global_batch % (micro_batch * dp):
-        raise ConfigError(f"global batch {global_batch} is not divisible by micro_batch x dp = "
-                          f"{micro_batch} x {dp} = {micro_batch * dp}")
-    if seq_len % cp:
-        raise ConfigError(f"sequence length {seq_len} is not divisible by cp={cp}")
-    if virtual_stages > 1:
-        if pp == 1:
-            raise ConfigError("virtual_stages > 1 (interleaved schedule) needs pp > 1")
-        if layers % (pp * virtual_stages):
-            raise ConfigError(f"layers {layers} are not divisible by pp x virtual_stages = {pp * virtual_stages}")
-        if (global_batch // (micro_batch * dp)) % pp:
-            raise ConfigError(f"interleaved schedule needs the micro-batch count "
-                              f"{global_batch // (micro_batch * dp)} to be a multiple of pp={pp}")
-    experts = int(spec.num_experts)
-    if ep > 1 and (experts == 0 or dp % ep or experts % ep):
-        raise ConfigError(f"ep={ep} must divide dp={dp} and the expert count {experts} (MoE models only)")
-    if zero not in (0, 1, 2, 3):
-        raise ConfigError(f"zero stage must be 0, 1, 2 or 3, got {zero}")
-    if zero >= 2 and pp > 1:
-        raise ConfigError(f"ZeRO stage {zero} cannot be combined with pipeline parallelism (pp={pp}); use zero <= 1")
+    """Raise a one-line :class:`ConfigError` if an explicit layout is invalid (:mod:`simulator.layout_rule`)."""
+    layout_rule.check_layout(spec, num_devices, global_batch, seq_len, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
+                             micro_batch=micro_batch, virtual_stages=virtual_stages, zero=zero, offload=offload,
+                             first_stage_layers=first_stage_layers, last_stage_layers=last_stage_layers,
+                             devices_per_node=devices_per_node)
 
 
 def enumerate_layouts(spec, num_devices: int, global_batch: int, seq_len: int, *,
@@ -112,22 +76,16 @@ def enumerate_layouts(spec, num_devices: int, global_batch: int, seq_len: int, *
     c_of = np.asarray([OFFLOAD[str(o).lower()] if isinstance(o, str) else int(o) for o in offload])
     grids = np.meshgrid(c_tp, c_pp, c_cp, c_ep, c_mb, c_v, c_rc, c_z, c_of, indexing="ij")
     t, p, c, e, mb, v, rc, z, of = (g.ravel().astype(np.int64) for g in grids)
-    tpc = t * p * c
-    ok = N % tpc == 0
-    d = np.where(ok, N // np.maximum(tpc, 1), 0)
-    ok &= d >= 1
-    ok &= (H % t == 0) & (L % (p * v) == 0) & (S % c == 0)
-    ok &= (B % np.maximum(d * mb, 1) == 0)
-    m = np.where(ok, B // np.maximum(d * mb, 1), 0)
-    ok &= (v == 1) | ((p > 1) & (m % p == 0))
-    ok &= (e == 1) | ((E > 0) & (d % e == 0) & (E % e == 0))
-    ok &= ~((z >= 2) & (p > 1))
-    ok &= (of == 0) | (z >= 1)  # offload moves the (sharded) optimizer state
+    d = N // np.maximum(t * p * c, 1)
+    ok = layout_rule.layout_violations(layers=L, heads=H, experts=E, num_devices=N, global_batch=B, seq_len=S,
+                                       tp=t, pp=p, dp=d, cp=c, ep=e, micro_batch=mb, virtual_stages=v, zero=z,
+                                       offload=of, devices_per_node=devices_per_node) == 0
     if not ok.any():
         raise ConfigError(f"no valid layout for {N} devices, global batch {B}, sequence {S} "
                           f"and the model's {L} layers / {H} heads")
     cols = [x[ok] for x in (t, p, d, c, e, mb, v, rc, z, of)]
-    return Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in cols))
+    zeros = np.zeros(int(ok.sum()), dtype=np.int64)  # even pipeline stages in a search
+    return Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in (*cols, zeros, zeros)))
 
 
 @partial(jax.jit, static_argnames=("opts",))

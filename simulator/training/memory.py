@@ -35,35 +35,64 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from simulator import ops
+from simulator.layout_rule import stage_layers
 from simulator.training.common import Layout, TrainHardware, TrainOptions
-from simulator.training.flops import layer_params, model_shape
 
 
 def _f(x):
     return jnp.asarray(x, dtype=float)
 
 
-def params_per_device(spec, layout: Layout) -> dict:
-    """Weights held by the busiest device before ZeRO sharding, split dense vs expert.
+def _layer_params(spec, layout: Layout):
+    """(non-expert, expert) weights of one dense and one MoE layer on one device, from the inventory.
 
-    A stage holds ``ceil(L / pp)`` layers; attention, dense MLPs and experts are split ``t`` ways;
-    experts also ``ep`` ways. The first stage holds the input embedding ``V h / t``, the last the LM
-    head (a second copy when tied and ``pp > 1``, as Megatron-LM does).
+    Experts are split over the ``ep`` expert-parallel ranks and each expert ``tp`` ways
+    (Megatron-LM expert parallelism: ``simulator.ops.moe_ops`` with ``dp = ep``).
     """
-    s = model_shape(spec)
-    p = layer_params(s)
-    tp, pp, ep = _f(layout.tp), _f(layout.pp), _f(layout.ep)
-    Ls = jnp.ceil(s["L"] / pp)
-    frac_moe = s["L_moe"] / s["L"]
-    dense_layer = p["attn"] / tp + (1.0 - frac_moe) * p["dense"] / tp \
-        + frac_moe * (s["shared"] * p["expert"] / tp + s["h"] * s["E"])
-    expert_layer = frac_moe * s["E"] * p["expert"] / (tp * ep)
-    emb = s["V"] * s["h"] / tp
-    stage_emb = jnp.where(pp > 1, emb, emb * (2.0 - s["tied"]))
-    dense = Ls * dense_layer + stage_emb
-    expert = Ls * expert_layer
-    return dict(dense=dense, expert=expert, layers_per_stage=Ls,
-                layer_params=(p["attn"] + (1 - frac_moe) * p["dense"] + frac_moe * p["moe_all"]) / tp)
+    one = ops.attention_work(1.0, 1.0, 0.0)
+    ep = _f(layout.ep)
+    inv = ops.layer_ops(spec, 1.0, one, ops.Precision(), _f(layout.tp), ep, ep)
+    out = {}
+    for kind, o in inv.items():
+        expert = o["moe_up"].params + o["moe_down"].params
+        out[kind] = (sum(c.params for c in o.values()) - expert, expert)
+    return out
+
+
+def params_per_device(spec, layout: Layout) -> dict:
+    """Weights held by the busiest device before ZeRO sharding, split dense vs expert (inventory).
+
+    A stage holds ``ceil(L / pp)`` layers; attention, dense MLPs and experts are split ``t`` ways
+    (norms replicated); experts also ``ep`` ways. The first stage holds the input embedding
+    ``V h / t``, the last the LM head (a second copy when tied and ``pp > 1``, as Megatron-LM does).
+    """
+    tp, pp = _f(layout.tp), _f(layout.pp)
+    L = _f(spec.num_layers)
+    n_dense, n_moe = ops.layer_counts(spec)
+    frac_moe = n_moe / L
+    lp = _layer_params(spec, layout)
+    dense_layer = (1.0 - frac_moe) * lp["dense"][0] + frac_moe * lp["moe"][0]
+    expert_layer = frac_moe * lp["moe"][1]
+    head = ops.head_ops(spec, 1.0, 1.0, ops.Precision(), tp, 1)
+    emb = head["embedding"].params
+    lm = head["lm_head"].params + _f(spec.tied_embeddings) * _f(spec.vocab_size) * _f(spec.hidden_size) / tp
+    stage_emb = jnp.where(pp > 1, jnp.maximum(emb, lm), emb + head["lm_head"].params) + head["final_norm"].params
+    Ls = stage_layers(L, pp, _f(layout.first_stage_layers), _f(layout.last_stage_layers))[3]
+    return dict(dense=Ls * dense_layer + stage_emb, expert=Ls * expert_layer, layers_per_stage=Ls,
+                layer_params=dense_layer + expert_layer)
+
+
+def _shape(spec) -> dict:
+    """Float widths the activation formulas use: ``q`` = heads x head_dim, ``kv`` = kv_heads x
+    head_dim, ``g`` = 1 for gated MLPs, ``L_moe`` = MoE layers (0 for dense models)."""
+    f = _f
+    n_dense, n_moe = ops.layer_counts(spec)
+    hd = f(spec.head_dim)
+    return dict(L=f(spec.num_layers), h=f(spec.hidden_size), a=f(spec.num_heads), q=f(spec.num_heads) * hd,
+                kv=f(spec.num_kv_heads) * hd, f=f(spec.ffn_size), g=f(spec.gated_mlp), V=f(spec.vocab_size),
+                k=f(spec.experts_per_token), shared=f(spec.num_shared_experts), fe=f(spec.expert_ffn_size),
+                L_moe=n_moe)
 
 
 def activation_bytes_per_layer(spec, layout: Layout, seq_len, opts: TrainOptions, recompute=None):
@@ -72,7 +101,7 @@ def activation_bytes_per_layer(spec, layout: Layout, seq_len, opts: TrainOptions
     Returns ``(stored, full)``: what stays in memory under the layout's recompute setting, and the
     full (no-recompute) amount, which full recomputation needs as working memory for one layer.
     """
-    s = model_shape(spec)
+    s = _shape(spec)
     ab = opts.act_bytes
     tp, cp, mb = _f(layout.tp), _f(layout.cp), _f(layout.micro_batch)
     rc = jnp.asarray(layout.recompute if recompute is None else recompute)
@@ -100,11 +129,11 @@ def activation_bytes_per_layer(spec, layout: Layout, seq_len, opts: TrainOptions
 
 def inflight_layers(spec, layout: Layout, global_batch):
     """Layers' worth of micro-batch activations the first pipeline stage holds at its peak."""
-    s = model_shape(spec)
     pp, v = _f(layout.pp), _f(layout.virtual_stages)
     m = _f(global_batch) / (_f(layout.dp) * _f(layout.micro_batch))
     chunks = jnp.where(v <= 1, jnp.minimum(m, pp), jnp.minimum(m * v, 2.0 * (pp - 1.0) + (v - 1.0) * pp + 1.0))
-    return chunks * jnp.ceil(s["L"] / pp) / v
+    first = stage_layers(_f(spec.num_layers), pp, _f(layout.first_stage_layers), _f(layout.last_stage_layers))[0]
+    return chunks * first / v
 
 
 def memory_breakdown(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
@@ -114,7 +143,7 @@ def memory_breakdown(spec, layout: Layout, hw: TrainHardware, global_batch, seq_
     ``total_bytes`` is the larger of the first pipeline stage (most in-flight activations) and the
     last stage (LM head logits). ``shortfall_bytes = max(0, total - capacity)``.
     """
-    s = model_shape(spec)
+    s = _shape(spec)
     wb, gb, K = opts.act_bytes, opts.grad_bytes, opts.optimizer_bytes_per_param
     zero, dp, ep = jnp.asarray(layout.zero), _f(layout.dp), _f(layout.ep)
     pd = params_per_device(spec, layout)

@@ -46,17 +46,16 @@ MFU = model FLOPs per step / (step time x devices x peak); HFU uses hardware FLO
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 
-from simulator import collectives, ops, roofline
+from simulator import ops, pricing
 from simulator.dtypes import dtype_bytes
 from simulator.kernels import elementwise_bytes
+from simulator.layout_rule import stage_layers
 from simulator.training.common import Layout, TrainHardware, TrainOptions
-from simulator.training.flops import (
-    hardware_flops_per_token,
-    model_flops_per_token,
-    model_shape,
-)
+from simulator.training.flops import model_flops_per_token
 from simulator.training.memory import memory_breakdown, params_per_device
 
 
@@ -64,125 +63,147 @@ def _f(x):
     return jnp.asarray(x, dtype=float)
 
 
-# --------------------------------------------------------------------------------------- kernels
-def _kernel_s(hw: TrainHardware, flops, nbytes, kind=ops.GEMM, kernels=1.0):
-    """Roofline time of a kernel (``simulator.roofline``): matrix peak for GEMM/attention, vector
-    peak for elementwise work; the launch overhead is paid ``kernels`` times (0 = fused)."""
-    h = hw.spec
-    peak = h.vector_flops_per_s if kind == ops.VECTOR else h.matrix_flops_per_s
-    t = roofline.kernel_time_s(flops, nbytes, peak, h.mem_bytes_per_s, h.compute_eff, h.memory_eff,
-                               h.compute_half_flop, h.memory_half_bytes, 0.0)
-    return t + h.kernel_overhead_s * kernels
+# --------------------------------------------------------------------------------------- pricing
+def _kernel_s(hw: TrainHardware, flops, nbytes, cls="elementwise", kernels=1.0):
+    """One training-only kernel (dropout, materialised softmax, optimizer) priced by
+    :func:`simulator.pricing.kernel_s` on the curve of class ``cls``."""
+    return pricing.kernel_s(hw.spec, flops, nbytes, cls, kernels)
 
 
-def _op_s(hw: TrainHardware, name: str, op: ops.OpCost, bytes_scale=1.0):
-    return _kernel_s(hw, op.flops, op.bytes * bytes_scale, ops.OP_KINDS[name], op.kernels)
-
-
-# ---------------------------------------------------------------------------------- collectives
-def _packing(hw: TrainHardware, stride):
-    """Ranks of a group spaced ``stride`` apart that share a node: ``max(devices_per_node / stride, 1)``."""
-    return jnp.maximum(jnp.floor(_f(hw.spec.devices_per_node) / jnp.maximum(_f(stride), 1.0)), 1.0)
-
-
-def _coll_args(hw: TrainHardware, stride):
-    h = hw.spec
-    return (_packing(hw, stride), h.intra_bytes_per_s, h.intra_latency_s, h.inter_bytes_per_s,
-            h.inter_latency_s, h.link_eff)
+def _ops_s(hw: TrainHardware, inv: dict):
+    """Seconds of every non-communication operator of ``inv`` (one :mod:`simulator.pricing` call)."""
+    names, t, _ = pricing._compute_op_times(inv, hw.spec)
+    return {n: t[..., i] for i, n in enumerate(names)}
 
 
 def all_reduce_s(hw: TrainHardware, nbytes, n, stride):
-    """All-reduce over ``n`` ranks spaced ``stride`` apart (hierarchical across nodes)."""
-    return collectives.hierarchical_all_reduce_time_s(nbytes, n, *_coll_args(hw, stride))
+    """All-reduce over ``n`` ranks spaced ``stride`` apart (:func:`simulator.pricing.collective_s`)."""
+    return pricing.collective_s("all_reduce", nbytes, n, stride, hw.spec)
 
 
 def all_gather_s(hw: TrainHardware, nbytes, n, stride):
     """All-gather (= reduce-scatter cost) of a full buffer of ``nbytes`` over ``n`` ranks."""
-    return collectives.hierarchical_all_gather_time_s(nbytes, n, *_coll_args(hw, stride))
+    return pricing.collective_s("all_gather", nbytes, n, stride, hw.spec)
 
 
 def all_to_all_s(hw: TrainHardware, nbytes, n, stride):
-    return collectives.hierarchical_all_to_all_time_s(nbytes, n, *_coll_args(hw, stride))
+    return pricing.collective_s("all_to_all", nbytes, n, stride, hw.spec)
 
 
 def _p2p_s(hw: TrainHardware, nbytes, intra):
-    h = hw.spec
-    bw = jnp.where(intra, h.intra_bytes_per_s, h.inter_bytes_per_s)
-    lat = jnp.where(intra, h.intra_latency_s, h.inter_latency_s)
-    return collectives.send_recv_time_s(nbytes, bw, lat, h.link_eff)
+    stride = jnp.where(intra, 1.0, jnp.inf)
+    return pricing.collective_s("send_recv", nbytes, 2.0, stride, hw.spec)
 
 
 # ------------------------------------------------------------------------------ per-layer costs
-_GEMMS = ("qkv_proj", "o_proj", "mlp_up", "mlp_down", "router", "moe_up", "moe_down", "shared_up",
-          "shared_down")
 _ROW_VECTORS = ("attn_norm", "mlp_norm", "attn_residual", "mlp_residual")  # T x h, split by SP
-_FFN_VECTORS = ("rope", "activation", "moe_act", "shared_act", "softmax")
+_FLASH_ONLY = ("attention", "softmax")
+
+
+def _micro_batch_work(layout: Layout, seq_len, flash: bool):
+    """Tokens per device ``T = b s / cp`` and the attention work of one micro-batch: causal pairs of
+    the whole sequence split evenly over the CP ranks (load-balanced ring attention)."""
+    cp, mb, seq = _f(layout.cp), _f(layout.micro_batch), _f(seq_len)
+    T = mb * seq / cp
+    full = ops.attention_work(mb, seq, 0.0, full_square=not flash)
+    attn = ops.AttnWork(pairs=full.pairs / cp, kv_read_tokens=mb * seq, kv_write_tokens=T, q_tokens=T, seqs=mb)
+    return T, attn
+
+
+def layer_inventory(spec, layout: Layout, seq_len, opts: TrainOptions) -> dict:
+    """Forward inventories of ONE dense and ONE MoE layer for one micro-batch on one device.
+
+    :func:`simulator.ops.layer_ops` with ``tokens = b s / cp``; norms and residuals split over the
+    TP ranks with sequence parallelism. Without FlashAttention the fused attention operator is
+    replaced by :func:`_materialised_attention` (Megatron-LM 2021).
+    """
+    ab = opts.act_bytes
+    prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
+    tp, ep = _f(layout.tp), _f(layout.ep)
+    T, attn = _micro_batch_work(layout, seq_len, opts.flash_attention)
+    # Megatron expert parallelism: experts over the ep ranks of the data-parallel group, each split tp ways
+    both = ops.layer_ops(spec, T, attn, prec, tp, ep, ep)
+    sp_div = jnp.where(opts.sequence_parallel, tp, 1.0)
+    out = {}
+    for kind, inv in both.items():
+        inv = dict(inv)
+        for n in _ROW_VECTORS:
+            inv[n] = dataclasses.replace(inv[n], flops=inv[n].flops / sp_div, act_bytes=inv[n].act_bytes / sp_div)
+        if not opts.flash_attention:
+            for n in _FLASH_ONLY:
+                inv[n] = inv[n].scaled(0.0)
+        out[kind] = inv
+    return out
+
+
+def _materialised_attention(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOptions):
+    """Megatron-LM 2021 attention without FlashAttention: batched ``QK^T`` and ``PV`` GEMMs over the
+    ``b (a/t) T s`` score matrix in HBM, a fused scale-mask-softmax and a dropout kernel streaming it.
+    Returns ``(fwd_s, bwd_s, fwd_matmul_flop)``; priced by :mod:`simulator.pricing`."""
+    ab = opts.act_bytes
+    mask = 1.0 if opts.dropout else 0.0
+    tp, seq = _f(layout.tp), _f(seq_len)
+    T, _ = _micro_batch_work(layout, seq_len, False)
+    hd = _f(spec.head_dim)
+    scores = _f(spec.num_heads) / tp * T * seq
+    qkv_bytes = T * (_f(spec.num_heads) + _f(spec.num_kv_heads)) * hd / tp * ab
+    one = _kernel_s(hw, 2.0 * scores * hd, scores * ab + qkv_bytes, "attention")  # QK^T or PV
+    softmax = _kernel_s(hw, 0.0, elementwise_bytes(scores, ab, 1, 1))
+    dropout = _kernel_s(hw, 0.0, scores * (2.0 * ab + mask)) if opts.dropout else 0.0
+    fwd = 2.0 * one + softmax + dropout
+    bwd = 4.0 * one + _kernel_s(hw, 0.0, scores * 3.0 * ab) + dropout
+    return fwd, bwd, 4.0 * scores * hd
 
 
 def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOptions) -> dict:
-    """Seconds of one layer for one micro-batch on one device: forward, backward, recompute, comm.
+    """Seconds of one layer for one micro-batch on one device: forward, backward, recompute, comm,
+    and the matrix FLOP the hardware executes (``hw_flops``, the HFU numerator per layer).
 
-    Forward operators come from :func:`simulator.ops.layer_ops` (``tokens = b s / cp``); the
-    training-specific parts added here are backward factors, dropout kernels, sequence-parallel
-    norms, the materialised (non-Flash) attention of Megatron-LM 2021 and the collectives.
+    Forward operators: :func:`layer_inventory`; backward = forward work x each operator's backward
+    factors (``OP_INFO[...].bwd``: GEMMs 2x, FlashAttention 2.5x FLOP); both priced by
+    :mod:`simulator.pricing`. Training-only kernels: dropout after attention and after the MLP.
     Dense and MoE layers are weighted by their share of the layers.
     """
-    s = model_shape(spec)
     ab = opts.act_bytes
-    prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
-    tp, cp, ep, dp, mb = (_f(getattr(layout, k)) for k in ("tp", "cp", "ep", "dp", "micro_batch"))
-    seq = _f(seq_len)
-    T = mb * seq / cp
-    # causal pairs of the whole sequence, split evenly over the CP ranks (load-balanced ring)
-    attn_work = ops.AttnWork(pairs=mb * seq * (seq + 1.0) / 2.0 / cp, kv_read_tokens=mb * seq,
-                             kv_write_tokens=T, q_tokens=T, seqs=mb)
-    both = ops.layer_ops(spec, T, attn_work, prec, tp, ep, dp)
-    frac_moe = s["L_moe"] / s["L"]
+    inv = layer_inventory(spec, layout, seq_len, opts)
+    n_dense, n_moe = ops.layer_counts(spec)
+    frac_moe = n_moe / _f(spec.num_layers)
+    tp, cp, ep = _f(layout.tp), _f(layout.cp), _f(layout.ep)
+    T, _ = _micro_batch_work(layout, seq_len, opts.flash_attention)
+    h = _f(spec.hidden_size)
     sp_div = jnp.where(opts.sequence_parallel, tp, 1.0)
-    h = s["h"]
-    mask = 1.0 if opts.dropout else 0.0
 
-    # rotary embedding only without learned positions; the online softmax belongs to FlashAttention
-    rope_on = 1.0 - _f(getattr(spec, "learned_pos_emb", 0))
-    vec_scale = {"rope": rope_on, "softmax": 1.0 if opts.flash_attention else 0.0}
+    def sums(kind):
+        o = {n: c for n, c in inv[kind].items() if ops.OP_INFO[n].kind != ops.COMM}
+        tf = _ops_s(hw, o)
+        tb = _ops_s(hw, {n: c.backward(ops.OP_INFO[n]) for n, c in o.items()})
+        part = {"gemm": lambda n: ops.OP_INFO[n].kind == ops.GEMM,
+                "attn": lambda n: n in _FLASH_ONLY,
+                "elem": lambda n: ops.OP_INFO[n].kind == ops.VECTOR and n not in _FLASH_ONLY}
+        out = {f"{k}_{d}": sum(t[n] for n in o if sel(n)) for k, sel in part.items() for d, t in (("fwd", tf), ("bwd", tb))}
+        mm = [n for n in o if ops.OP_INFO[n].matmul]
+        out["mm_fwd"] = sum(o[n].flops for n in mm)
+        out["mm_bwd"] = sum(o[n].backward(ops.OP_INFO[n]).flops for n in mm)
+        return out
 
-    def block(kind):
-        o = both[kind]
-        gemm = sum(_op_s(hw, n, o[n]) for n in _GEMMS)
-        vec = sum(vec_scale.get(n, 1.0) * _op_s(hw, n, o[n]) for n in _FFN_VECTORS)
-        rows = sum(_kernel_s(hw, o[n].flops / sp_div, o[n].bytes / sp_div, ops.VECTOR, o[n].kernels)
-                   for n in _ROW_VECTORS)
-        return gemm, vec + rows
-
-    g_d, v_d = block("dense")
-    g_m, v_m = block("moe")
-    gemm_fwd = (1.0 - frac_moe) * g_d + frac_moe * g_m
-    vec_fwd = (1.0 - frac_moe) * v_d + frac_moe * v_m
+    d, m = sums("dense"), sums("moe")
+    mix = {k: (1.0 - frac_moe) * d[k] + frac_moe * m[k] for k in d}
     # dropout after attention and after the MLP (read, write, 1-byte mask), on T h / sp rows
-    drop_fwd = 2.0 * _kernel_s(hw, 0.0, T * h / sp_div * (2.0 * ab + mask), ops.VECTOR) if opts.dropout else 0.0
-    elem_fwd = vec_fwd + drop_fwd
-
-    heads = s["a"] / tp
+    mask = 1.0 if opts.dropout else 0.0
+    drop_fwd = 2.0 * _kernel_s(hw, 0.0, T * h / sp_div * (2.0 * ab + mask)) if opts.dropout else 0.0
     if opts.flash_attention:
-        a = both["dense"]["attention"]
-        attn_fwd = _op_s(hw, "attention", a)
-        attn_bwd = _kernel_s(hw, 2.5 * a.flops, 2.0 * a.bytes, ops.ATTENTION)  # FlashAttention-2 bwd
+        attn_fwd, attn_bwd, mat_mm = mix["attn_fwd"], mix["attn_bwd"], 0.0
     else:
-        # Megatron-LM 2021: batched QK^T and PV GEMMs over b (a/t) (T x s) scores in HBM,
-        # fused scale-mask-softmax and a dropout kernel streaming them (not in simulator.ops).
-        scores = heads * T * seq  # b (a/t) (s/cp) s
-        qk = _kernel_s(hw, 2.0 * scores * s["hd"], scores * ab + T * (s["q"] + s["kv"]) / tp * ab)
-        pv = _kernel_s(hw, 2.0 * scores * s["hd"], scores * ab + T * (s["q"] + s["kv"]) / tp * ab)
-        softmax = _kernel_s(hw, 0.0, elementwise_bytes(scores, ab, 1, 1), ops.VECTOR)
-        dropout = _kernel_s(hw, 0.0, scores * (2.0 * ab + mask), ops.VECTOR) if opts.dropout else 0.0
-        attn_fwd = qk + pv + softmax + dropout
-        attn_bwd = 2.0 * (qk + pv) + _kernel_s(hw, 0.0, scores * 3.0 * ab, ops.VECTOR) + dropout
-
+        attn_fwd, attn_bwd, mat_mm = _materialised_attention(spec, layout, hw, seq_len, opts)
+    gemm_fwd, elem_fwd = mix["gemm_fwd"], mix["elem_fwd"] + drop_fwd
     fwd = gemm_fwd + attn_fwd + elem_fwd
-    bwd = 2.0 * gemm_fwd + attn_bwd + 2.0 * elem_fwd
+    bwd = mix["gemm_bwd"] + attn_bwd + mix["elem_bwd"] + 2.0 * drop_fwd
     rc = jnp.asarray(layout.recompute)
     sel = 0.0 if opts.flash_attention else attn_fwd  # Flash already recomputes inside its backward
     recompute = jnp.where(rc == 2, fwd, jnp.where(rc == 1, sel, 0.0))
+    mm_fwd = mix["mm_fwd"] + mat_mm
+    mm_rc = jnp.where(rc == 2, mm_fwd, jnp.where(rc == 1, mat_mm, 0.0))
+    hw_flops = mm_fwd + mix["mm_bwd"] + 2.0 * mat_mm + mm_rc
 
     # tensor parallel: 2 all-reduces (SP: all-gather + reduce-scatter, same bytes) per pass
     tp_one = all_reduce_s(hw, T * h * ab, tp, 1.0)
@@ -190,18 +211,18 @@ def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpt
     tp_comm = 2.0 * passes * tp_one * (1.0 - opts.tp_comm_overlap)
 
     # context parallel (ring attention): cp-1 K/V block exchanges per pass, hidden behind attention
-    kv_block = T * 2.0 * s["kv"] / tp * ab
+    kv_block = T * ops.kv_elems_per_token_layer(spec, tp) * ab
     cp_step = _p2p_s(hw, kv_block, tp * cp <= _f(hw.spec.devices_per_node))
     cp_fwd = jnp.where(cp > 1, (cp - 1.0) * cp_step, 0.0)
     cp_comm = (jnp.maximum(cp_fwd - attn_fwd, 0.0) * (1.0 + jnp.where(rc == 2, 1.0, 0.0))
                + jnp.maximum(2.0 * cp_fwd - attn_bwd, 0.0))
 
-    # expert parallel: dispatch + combine all-to-all per MoE layer and pass (ops' payload)
-    a2a_bytes = both["moe"]["moe_all_to_all"].comm_bytes / 2.0
+    # expert parallel: dispatch + combine all-to-all per MoE layer and pass (the inventory's payload)
+    a2a_bytes = inv["moe"]["moe_all_to_all"].comm_bytes / 2.0
     ep_comm = frac_moe * 2.0 * passes * all_to_all_s(hw, a2a_bytes, ep, tp * cp)
 
     return dict(fwd=fwd, bwd=bwd, recompute=recompute, tp_comm=tp_comm, cp_comm=cp_comm,
-                ep_comm=ep_comm, gemm_fwd=gemm_fwd, attn_fwd=attn_fwd, elem_fwd=elem_fwd)
+                ep_comm=ep_comm, gemm_fwd=gemm_fwd, attn_fwd=attn_fwd, elem_fwd=elem_fwd, hw_flops=hw_flops)
 
 
 def head_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOptions) -> dict:
@@ -209,13 +230,12 @@ def head_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpti
     stage), and the embedding gather / scatter-add (first stage), from :func:`simulator.ops.head_ops`."""
     ab = opts.act_bytes
     prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
-    tp, cp, mb = _f(layout.tp), _f(layout.cp), _f(layout.micro_batch)
-    T = mb * _f(seq_len) / cp
-    ho = ops.head_ops(spec, T, T, prec, tp, 1)
-    head = 3.0 * _op_s(hw, "lm_head", ho["lm_head"]) + 3.0 * _op_s(hw, "logits_softmax", ho["logits_softmax"]) \
-        + 3.0 * _op_s(hw, "final_norm", ho["final_norm"])
-    emb = 2.0 * _op_s(hw, "embedding", ho["embedding"])
-    return dict(head=head, embedding=emb)
+    T, _ = _micro_batch_work(layout, seq_len, opts.flash_attention)
+    ho = ops.head_ops(spec, T, T, prec, _f(layout.tp), 1)
+    names = ("lm_head", "logits_softmax", "final_norm")
+    t = _ops_s(hw, {n: ho[n] for n in (*names, "embedding")})
+    head = 3.0 * sum(t[n] for n in names)
+    return dict(head=head, embedding=2.0 * t["embedding"], hw_flops=3.0 * ho["lm_head"].flops)
 
 
 # ------------------------------------------------------------------------------------ full step
@@ -228,7 +248,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     ``ep_comm_s``, ``optimizer_s``, ``mfu``, ``hfu``, ``tokens_per_s``, ``model_flops_per_step``,
     ``hardware_flops_per_step``, ``micro_batches`` and every key of :func:`memory_breakdown`.
     """
-    s = model_shape(spec)
+    L, hidden = _f(spec.num_layers), _f(spec.hidden_size)
     ab, gb = opts.act_bytes, opts.grad_bytes
     tp, pp, dp, cp, ep = (_f(getattr(layout, k)) for k in ("tp", "pp", "dp", "cp", "ep"))
     mb, v = _f(layout.micro_batch), _f(layout.virtual_stages)
@@ -239,14 +259,14 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
 
     lt = layer_times(spec, layout, hw, seq_len, opts)
     ht = head_times(spec, layout, hw, seq_len, opts)
-    Ls = jnp.ceil(s["L"] / pp)
+    first_l, mid_l, last_l, Ls = stage_layers(L, pp, _f(layout.first_stage_layers), _f(layout.last_stage_layers))
     per_layer_compute = lt["fwd"] + lt["bwd"] + lt["recompute"]
     per_layer_comm = lt["tp_comm"] + lt["cp_comm"] + lt["ep_comm"]
     per_layer = per_layer_compute + per_layer_comm
     last_extra = ht["head"] + jnp.where(pp > 1, 0.0, ht["embedding"])
 
     # pipeline point-to-point: activations forward, gradients backward, per chunk
-    p2p_bytes = mb * seq / cp * s["h"] * ab / tp
+    p2p_bytes = mb * seq / cp * hidden * ab / tp
     pp_intra = tp * cp * dp < _f(hw.spec.devices_per_node)
     p2p = jnp.where(pp > 1, 2.0 * v * _p2p_s(hw, p2p_bytes, pp_intra), 0.0)
 
@@ -255,10 +275,13 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     pd = params_per_device(spec, layout)
     grad_shard = jnp.where(zero >= 2, dp, 1.0)
     accum = 0.0 if opts.grad_accum_fusion else _kernel_s(
-        hw, 0.0, (pd["dense"] + pd["expert"]) * (gb + 2.0 * acc_b) / grad_shard, ops.VECTOR)
+        hw, 0.0, (pd["dense"] + pd["expert"]) * (gb + 2.0 * acc_b) / grad_shard)
     last_extra = last_extra + accum
-    t_max = Ls * per_layer + last_extra  # busiest (last) stage per micro-batch
-    t_avg = (s["L"] * per_layer + ht["head"] + ht["embedding"]) / pp + accum
+    # busiest stage per micro-batch: the last (LM head), the first (embedding) or a middle one
+    t_last = last_l * per_layer + last_extra
+    t_first = first_l * per_layer + jnp.where(pp > 1, ht["embedding"] + accum, 0.0)
+    t_max = jnp.maximum(jnp.maximum(t_last, t_first), jnp.where(pp > 2, mid_l * per_layer + accum, 0.0))
+    t_avg = (L * per_layer + ht["head"] + ht["embedding"]) / pp + accum
 
     compute_s = m * (Ls * per_layer_compute + last_extra)
     comm_in_pipe = m * Ls * per_layer_comm
@@ -293,13 +316,14 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     offload = jnp.asarray(layout.offload)
     host = p_opt * (gb + ab) / hw.host_bytes_per_s
     nvme = p_opt * 2.0 * opts.optimizer_bytes_per_param / hw.nvme_bytes_per_s
-    optimizer_s = jnp.where(offload == 0, _kernel_s(hw, 0.0, adam_bytes, ops.VECTOR),
+    optimizer_s = jnp.where(offload == 0, _kernel_s(hw, 0.0, adam_bytes),
                             host + jnp.where(offload == 2, nvme, 0.0))
 
     step_s = pipeline_s + dp_comm_s + optimizer_s
     tokens = B * seq
-    mflops = model_flops_per_token(spec, seq) * tokens
-    hflops = hardware_flops_per_token(spec, seq, layout.recompute) * tokens
+    mflops = model_flops_per_token(spec, seq, opts.mfu_attention) * tokens
+    # what the hardware executes (the priced matrix FLOP, recompute included), over all devices
+    hflops = m * dp * cp * tp * (L * lt["hw_flops"] + ht["hw_flops"])
     denom = step_s * N * hw.spec.matrix_flops_per_s
     mem = memory_breakdown(spec, layout, hw, global_batch, seq_len, opts)
     out = dict(

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import ConfigError
+from simulator.resources import data_dir
 from simulator.training.common import (
     MEGATRON_2021,
     MEGATRON_2022,
@@ -35,7 +36,7 @@ from simulator.training.common import (
 from simulator.training.flops import megatron_flops_per_iteration
 from simulator.training.layouts import evaluate_layouts
 
-ROWS_CSV = Path(__file__).resolve().parents[2] / "data" / "validation" / "training_rows.csv"
+ROWS_CSV = data_dir("validation") / "training_rows.csv"  # package data (simulator.resources)
 
 # MosaicML MPT shapes (mosaicml/llm-foundry scripts/train/yamls/pretrain/mpt-*.yaml: d_model,
 # n_heads, n_layers, expansion_ratio 4, vocab 50368, no biases, LayerNorm, tied LM head).
@@ -43,7 +44,7 @@ MPT_SHAPES = {"mpt-3b": (2560, 32, 32), "mpt-7b": (4096, 32, 32), "mpt-13b": (51
               "mpt-70b": (8192, 64, 80)}
 
 FSDP_FLASH = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
-                          sequence_parallel=False, grad_accum_fusion=False)
+                          sequence_parallel=False, grad_accum_fusion=False, mfu_attention="full")
 
 
 DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=False, grad_overlap=True)

@@ -1,0 +1,188 @@
+"""Records of the operator inventory: the work of one operator, its static facts, precisions.
+
+* :class:`OpCost` (pytree of arrays): what one operator does on one device in one forward pass:
+  FLOP, bytes per memory tier, collective payload, kernel launches, GEMM rows, and the weights it
+  holds (``params``, elements on that device). Backward work is the forward work times the
+  operator's backward factors (:class:`OpInfo`), so one record serves serving, training and
+  calibration alike.
+* :class:`OpInfo` (static): the operator's kind (which peak it runs at), its efficiency class
+  (which calibrated roofline curve prices it), the collective and parallel group of a
+  communication operator, whether its FLOP are matmul FLOP counted in MFU, and its backward
+  factors.
+* :class:`Precision`: bytes per element of weights, activations and KV cache (W4A16KV8 ...).
+
+Conventions (``docs/CONTRACTS.md``): 2 FLOP per multiply-add; bytes are read + written in the tier
+the tensor lives in; costs are per device of a tensor-parallel group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from simulator.kernels import elementwise_bytes, elementwise_flops, gemm_bytes, gemm_flops
+
+# Operator kinds (static metadata): which peak rate a kernel runs at.
+GEMM, ATTENTION, VECTOR, COMM = "gemm", "attention", "vector", "comm"
+# Efficiency classes (``hardware_db.EFFICIENCY_CLASSES``): which roofline curve prices an operator.
+EFF_GEMM, EFF_ATTENTION, EFF_ELEMENTWISE, EFF_COLLECTIVE = "gemm", "attention", "elementwise", "collective"
+_CLASS_OF_KIND = {GEMM: EFF_GEMM, ATTENTION: EFF_ATTENTION, VECTOR: EFF_ELEMENTWISE, COMM: EFF_COLLECTIVE}
+
+
+class OpInfo(NamedTuple):
+    """Static facts of one operator (one row of ``simulator.ops.OP_INFO``).
+
+    ``kind``: gemm | attention | vector | comm (matrix peak for gemm/attention, vector peak for
+    vector work). ``eff_class``: gemm | attention | elementwise | collective (defaults from the
+    kind). ``collective`` / ``group``: for comm operators, the collective (all_reduce, all_gather,
+    all_to_all, send_recv) and the parallel group it spans (tp, ep, pp). ``bwd``: backward work as
+    multiples of the forward ``(flops, bytes, kernels)``: ``(2, 2, 2)`` for a GEMM (input
+    gradient + weight gradient, Narayanan et al. 2021 Sec. 3.5), ``(2.5, 2, 1)`` for FlashAttention-2
+    (recomputes the scores in its one backward kernel; Dao 2023 Sec. 3.1.2), ``(1, 1, 1)`` for a
+    collective (the mirror collective of the backward pass).
+    """
+
+    kind: str
+    eff_class: str = ""
+    collective: str = ""
+    group: str = ""
+    bwd: tuple[float, float, float] = (2.0, 2.0, 2.0)
+
+    @staticmethod
+    def make(kind: str, eff_class: str = "", collective: str = "", group: str = "", bwd=None) -> OpInfo:
+        default_bwd = (1.0, 1.0, 1.0) if kind == COMM else (2.0, 2.0, 2.0)
+        return OpInfo(kind, eff_class or _CLASS_OF_KIND[kind], collective, group, tuple(bwd or default_bwd))
+
+    @property
+    def matmul(self) -> bool:
+        """Whether the operator's FLOP are matrix FLOP (counted in MFU/HFU)."""
+        return self.kind in (GEMM, ATTENTION)
+
+
+def _f(x):
+    return jnp.asarray(x, dtype=jnp.result_type(float))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Precision:
+    """Bytes per element of the weights, the activations and the KV cache (e.g. W4A16KV8).
+
+    All three are pytree leaves so that precisions can be stacked and vmapped. Quantisation scales
+    are included in ``weight_bytes`` (llama.cpp Q4_0 = 18/32 byte). Matmuls run in the activation
+    dtype (weight-only formats are dequantised on the fly), which the hardware spec resolves.
+    """
+
+    weight_bytes: jax.Array | float = 2.0
+    act_bytes: jax.Array | float = 2.0
+    kv_bytes: jax.Array | float = 2.0
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class AttnWork:
+    """Attention work of a step, summed over its sequences (see :func:`attention_work`).
+
+    ``pairs``: causal query-key pairs; ``kv_read_tokens``: cached + new tokens whose K/V are read;
+    ``kv_write_tokens``: new tokens whose K/V are written; ``q_tokens``: query tokens;
+    ``seqs``: sequences.
+    """
+
+    pairs: jax.Array
+    kv_read_tokens: jax.Array
+    kv_write_tokens: jax.Array
+    q_tokens: jax.Array
+    seqs: jax.Array
+
+    def __add__(self, other: AttnWork) -> AttnWork:
+        return jax.tree_util.tree_map(jnp.add, self, other)
+
+
+def attention_work(seqs, new_tokens, context, full_square=False) -> AttnWork:
+    """Attention work of ``seqs`` sequences each appending ``new_tokens`` to ``context`` cached tokens.
+
+    Causal pairs per sequence: ``sum_{i=1..q} (c + i) = q c + q (q + 1) / 2`` (masked blocks are
+    skipped, as FlashAttention does). ``full_square=True`` counts every query-key pair,
+    ``q (c + q)`` (the ``s^2`` convention of PaLM App. B and Megatron-LM's MFU, or attention that
+    materialises the whole score matrix). Prefill of a prompt of L tokens is ``(seqs, L, 0)``, a
+    decode step ``(seqs, 1, c)``, a chunk of a chunked prefill ``(1, chunk, done)``; add two
+    results (``+``) for a mixed iteration.
+    """
+    seqs, q, c = jnp.broadcast_arrays(_f(seqs), _f(new_tokens), _f(context))
+    per_seq = q * (c + q) if full_square else q * c + q * (q + 1.0) / 2.0
+    return AttnWork(pairs=seqs * per_seq, kv_read_tokens=seqs * (c + q), kv_write_tokens=seqs * q,
+                    q_tokens=seqs * q, seqs=seqs)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class OpCost:
+    """Forward work of one operator on one device (arrays that broadcast together).
+
+    flops: FLOP (matrix units for gemm/attention kinds, vector units for vector kinds);
+    weight_bytes: bytes read from the tier holding the weights; act_bytes: activation bytes
+    read + written in main memory; kv_bytes: KV-cache bytes read + written; comm_bytes: payload of
+    the collective per device (bytes, before the algorithm's factor); kernels: kernel launches;
+    rows: output rows ``M`` of one GEMM call (0 = not a GEMM / unknown), read by the GEMM-shape
+    term; params: weight elements this operator holds on the device (summed over the layers it
+    stands for). ``scaled`` keeps ``rows``; ``+`` keeps the larger ``rows``.
+    """
+
+    flops: jax.Array
+    weight_bytes: jax.Array
+    act_bytes: jax.Array
+    kv_bytes: jax.Array
+    comm_bytes: jax.Array
+    kernels: jax.Array
+    rows: jax.Array | float = 0.0
+    params: jax.Array | float = 0.0
+
+    def scaled(self, factor) -> OpCost:
+        out = jax.tree_util.tree_map(lambda x: x * factor, self)
+        return dataclasses.replace(out, rows=self.rows)
+
+    def __add__(self, other: OpCost) -> OpCost:
+        out = jax.tree_util.tree_map(jnp.add, self, other)
+        return dataclasses.replace(out, rows=jnp.maximum(self.rows, other.rows))
+
+    def backward(self, info: OpInfo) -> OpCost:
+        """The backward pass of this operator: forward work times ``info.bwd`` (no weights held)."""
+        fl, by, ke = info.bwd
+        return dataclasses.replace(
+            self, flops=self.flops * fl, weight_bytes=self.weight_bytes * by, act_bytes=self.act_bytes * by,
+            kv_bytes=self.kv_bytes * by, comm_bytes=self.comm_bytes * by, kernels=self.kernels * ke,
+            params=jnp.zeros_like(_f(self.params)))
+
+    @property
+    def bytes(self):
+        """All bytes moved in memory (weights + activations + KV)."""
+        return self.weight_bytes + self.act_bytes + self.kv_bytes
+
+
+def op(flops=0.0, weight_bytes=0.0, act_bytes=0.0, kv_bytes=0.0, comm_bytes=0.0, kernels=1.0, rows=0.0,
+       params=0.0) -> OpCost:
+    """An :class:`OpCost` from numbers (all converted to float arrays)."""
+    return OpCost(*(_f(v) for v in (flops, weight_bytes, act_bytes, kv_bytes, comm_bytes, kernels, rows, params)))
+
+
+def gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, weight_elems=None, params=0.0) -> OpCost:
+    """A GEMM ``[m, k] @ [k, n]`` with weights (``k n`` elements unless ``weight_elems``) in the weight tier."""
+    wb = prec.weight_bytes if weight_bytes_per_elem is None else weight_bytes_per_elem
+    welems = _f(k) * n if weight_elems is None else weight_elems
+    return op(flops=gemm_flops(m, n, k), weight_bytes=welems * wb,
+              act_bytes=gemm_bytes(m, n, k, prec.act_bytes, 0.0, prec.act_bytes), kernels=kernels, rows=m,
+              params=params)
+
+
+def vector(elems, flop_per_elem, act_bytes, reads=1.0, writes=1.0, kernels=1.0, params=0.0) -> OpCost:
+    """An elementwise kernel over ``elems`` elements (``reads`` inputs, ``writes`` outputs)."""
+    return op(flops=elementwise_flops(elems, flop_per_elem), act_bytes=elementwise_bytes(elems, act_bytes, reads, writes),
+              kernels=kernels, params=params)
+
+
+__all__ = ["ATTENTION", "AttnWork", "COMM", "GEMM", "OpCost", "OpInfo", "Precision", "VECTOR", "attention_work",
+           "gemm", "op", "vector"]

@@ -1,0 +1,218 @@
+"""The one pricing function: operator work x hardware -> seconds (serving, training, calibration).
+
+Every time simlab predicts comes from here. An operator's work is an :class:`simulator.ops.OpCost`
+(FLOP, bytes per tier, kernel launches, GEMM rows, collective payload); the hardware is a
+:class:`simulator.hw.HwSpec` with the calibration profile (if any) already applied. Each operator
+is priced with the roofline curve of its kernel class (``gemm``, ``attention``, ``elementwise``;
+``simulator.ops.OP_INFO``), the GEMM-row term, and one collective-time function:
+
+    t_op = max((F / u(M) + n F_half) / (P e_c), (B + n B_half) / (W e_m)) + n t_kernel
+           with  u(M) = M / (M + R)   (GEMM rows; 1 when R = 0 or M unknown)
+
+``n`` = kernel launches (0 for work fused into another kernel), ``P`` the matrix peak of the
+compute dtype for gemm/attention work and the vector peak for elementwise work, ``W`` main-memory
+bandwidth, ``(e_c, e_m, F_half, B_half, t_kernel, R)`` the class's curve
+(``hardware_db.Efficiency.for_class``; :func:`simulator.roofline.kernel_time_s`). Elementwise
+kernels have no GEMM-style start-up work (``F_half`` of the elementwise class defaults to 0; it
+is memory-bound work whose start-up cost is ``B_half`` and ``t_kernel``).
+
+Collectives (:func:`collective_s`): the group of ``n`` ranks spaced ``stride`` apart in the
+device order (tensor parallel fastest) shares a node ``floor(devices_per_node / stride)`` at a
+time; intra-node phases run on the peer link, the rest on the per-device NIC share
+(:mod:`simulator.collectives`).
+
+A step's time (:func:`step_time_s`) is the sum of its compute/memory operators plus the exposed
+part of its collectives, ``comm - overlap min(comm, compute)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from simulator import collectives
+from simulator import ops as O
+from simulator.hw import HW_CLASSES, HwSpec
+from simulator.roofline import compute_time_s, gemm_row_utilisation, kernel_time_s, memory_time_s
+
+CLASS_INDEX = {c: i for i, c in enumerate(HW_CLASSES)}
+
+
+def _f(x):
+    return jnp.asarray(x, dtype=jnp.result_type(float))
+
+
+# ------------------------------------------------------------------------------------ kernels
+def price_kernels(flops, nbytes, kernels, rows, cls_idx, hw: HwSpec, on_vector=None):
+    """Seconds and bound (1 = compute, 0 = memory) of kernels of classes ``cls_idx`` (last axis).
+
+    ``flops``, ``nbytes``, ``kernels``, ``rows`` broadcast against ``cls_idx`` (a NumPy int array of
+    class indices into :data:`simulator.hw.HW_CLASSES`, static), with the hardware's batch axes in
+    front. ``on_vector`` (static bool array, default: the elementwise class) marks work that runs at
+    the vector peak (e.g. the online softmax: vector work priced on the attention curve). This is
+    the formula of the module docstring, applied once for every caller.
+    """
+    cls_idx = np.asarray(cls_idx, dtype=int)
+    vec = cls_idx == CLASS_INDEX["elementwise"] if on_vector is None else np.asarray(on_vector, dtype=bool)
+    is_vec = jnp.asarray(vec)
+    is_gemm = jnp.asarray(cls_idx == CLASS_INDEX["gemm"])
+
+    def pick(x):
+        return jnp.take(x, jnp.asarray(cls_idx), axis=-1)
+
+    peak = jnp.where(is_vec, hw.vector_flops_per_s[..., None], hw.matrix_flops_per_s[..., None])
+    flops_c = _f(flops)
+    if hw.gemm_shape:  # GEMM-shape term of the gemm class: padded work F (M + R) / M
+        flops_c = flops_c / gemm_row_utilisation(jnp.where(is_gemm, rows, 0.0),
+                                                 jnp.asarray(hw.gemm_rows_half)[..., None])
+    e_c, e_m = pick(hw.class_compute_eff), pick(hw.class_memory_eff)
+    half_f = pick(hw.class_compute_half_flop) * kernels
+    half_b = pick(hw.class_memory_half_bytes) * kernels
+    bw = hw.mem_bytes_per_s[..., None]
+    t = kernel_time_s(flops_c, nbytes, peak, bw, e_c, e_m, half_f, half_b, pick(hw.class_kernel_overhead_s) * kernels)
+    bound = jnp.where(compute_time_s(flops_c, peak, e_c, half_f) >= memory_time_s(nbytes, bw, e_m, half_b), 1, 0)
+    return t, bound
+
+
+def kernel_s(hw: HwSpec, flops, nbytes, cls: str = "gemm", kernels=1.0, rows=0.0):
+    """Seconds of one (set of ``kernels`` identical) kernel(s) of class ``cls``: :func:`price_kernels`
+    for work that is not an inventory operator (e.g. the optimizer pass over the parameters)."""
+    t, _ = price_kernels(_f(flops)[..., None], _f(nbytes)[..., None], _f(kernels)[..., None],
+                         _f(rows)[..., None], np.asarray([CLASS_INDEX[cls]]), hw)
+    return t[..., 0]
+
+
+# -------------------------------------------------------------------------------- collectives
+def ranks_per_node(hw: HwSpec, stride):
+    """Ranks of a group spaced ``stride`` apart that share a node: ``max(floor(devices_per_node /
+    stride), 1)`` (inf for a bare device, which is one node holding every rank)."""
+    return jnp.maximum(jnp.floor(_f(hw.devices_per_node) / jnp.maximum(_f(stride), 1.0)), 1.0)
+
+
+def collective_s(kind: str, nbytes, n, stride, hw: HwSpec):
+    """Seconds of one collective ``kind`` of ``nbytes`` per rank over ``n`` ranks spaced ``stride``.
+
+    ``kind``: ``all_reduce`` | ``reduce_scatter`` | ``all_gather`` (``nbytes`` = the full,
+    unscattered buffer) | ``all_to_all`` (what each rank sends) | ``send_recv`` (one message to
+    the next stage; crosses nodes when ``stride >= devices_per_node``).
+
+    Priced with the hierarchical alpha-beta collectives of :mod:`simulator.collectives`. The NCCL
+    model :func:`simulator.collectives.collective_time_s` (pipelined phases, NVLS, topologies) is
+    validated against nccl-tests but not wired here yet: with it, the 2021 DeepSpeed ZeRO-3 rows
+    go from -23..+2 % to +34..+230 % because ZeRO-3's many small per-bucket gathers (latency bound
+    over 1,000+ ranks) are not in the step model yet; both must land together (docs/training.md).
+    """
+    if kind == "send_recv":
+        inter = (_f(stride) >= hw.devices_per_node) & (hw.inter_bytes_per_s > 0)
+        bw = jnp.where(inter, hw.inter_bytes_per_s, hw.intra_bytes_per_s)
+        lat = jnp.where(inter, hw.inter_latency_s, hw.intra_latency_s)
+        return collectives.send_recv_time_s(nbytes, bw, lat, hw.link_eff)
+    args = (ranks_per_node(hw, stride), hw.intra_bytes_per_s, hw.intra_latency_s, hw.inter_bytes_per_s,
+            hw.inter_latency_s, hw.link_eff)
+    if kind == "all_reduce":
+        return collectives.hierarchical_all_reduce_time_s(nbytes, n, *args)
+    if kind in ("all_gather", "reduce_scatter"):
+        return collectives.hierarchical_all_gather_time_s(nbytes, n, *args)
+    if kind == "all_to_all":
+        return collectives.hierarchical_all_to_all_time_s(nbytes, n, *args)
+    raise ValueError(f"collective kind '{kind}'; allowed: all_reduce, reduce_scatter, all_gather, all_to_all, send_recv")
+
+
+def comm_time_s(name: str, cost: O.OpCost, hw: HwSpec, tp, pp, ep):
+    """Time of communication operator ``name`` of a forward step: ``calls x collective(bytes / calls)``.
+
+    The group and stride come from ``OP_INFO[name]``: tensor-parallel collectives over ``tp``
+    adjacent ranks; the expert all-to-all over ``ep`` ranks adjacent from the tensor group on;
+    pipeline hand-offs to the next stage ``tp`` ranks away (crossing nodes when ``tp pp`` exceeds a
+    node).
+    """
+    info = O.OP_INFO[name]
+    calls = jnp.maximum(cost.kernels, 1.0)
+    per_call = cost.comm_bytes / calls
+    group = {"tp": tp, "ep": ep, "pp": pp}[info.group]
+    if info.collective == "send_recv":
+        stride = jnp.where(_f(tp) * _f(pp) > hw.devices_per_node, jnp.inf, 1.0)
+        t = collective_s("send_recv", per_call, 2.0, stride, hw)
+    else:
+        t = collective_s(info.collective, per_call, group, 1.0, hw)
+    return jnp.where(cost.comm_bytes > 0, calls * t, 0.0)
+
+
+# ----------------------------------------------------------------------------- operator sets
+def _stack_ops(ops: dict[str, O.OpCost], names):
+    return {f: jnp.stack(jnp.broadcast_arrays(*[_f(getattr(ops[n], f)) for n in names]), axis=-1)
+            for f in ("flops", "weight_bytes", "act_bytes", "kv_bytes", "kernels", "rows")}
+
+
+def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded=0.0):
+    """``(names, seconds [..., n_ops], bound [..., n_ops])`` of the non-communication operators.
+
+    Weight bytes streamed from a slower tier (SN40L DDR, ``weights_offloaded``) count
+    ``W_main / W_slow`` times. One :func:`price_kernels` call over all operators.
+    """
+    names = [n for n in ops if O.OP_INFO[n].kind != O.COMM]
+    st = _stack_ops(ops, names)
+    slow = jnp.where(hw.slow_bytes_per_s > 0, hw.slow_bytes_per_s, hw.mem_bytes_per_s)
+    w_scale = jnp.where(_f(weights_offloaded) > 0, hw.mem_bytes_per_s / slow, 1.0)
+    nbytes = st["weight_bytes"] * w_scale[..., None] + st["act_bytes"] + st["kv_bytes"]
+    cls = np.asarray([CLASS_INDEX[O.OP_INFO[n].eff_class] for n in names])
+    on_vector = np.asarray([O.OP_INFO[n].kind == O.VECTOR for n in names])
+    t, bound = price_kernels(st["flops"], nbytes, st["kernels"], st["rows"], cls, hw, on_vector)
+    return names, t, bound
+
+
+def op_times_s(ops: dict[str, O.OpCost], hw: HwSpec, tp=1, pp=1, ep=1, weights_offloaded=0.0):
+    """Time of every operator (dict name -> seconds); comm operators get their collective time."""
+    names, t, _ = _compute_op_times(ops, hw, weights_offloaded)
+    out = {n: t[..., i] for i, n in enumerate(names)}
+    for name, cost in ops.items():
+        if O.OP_INFO[name].kind == O.COMM:
+            out[name] = comm_time_s(name, cost, hw, tp, pp, ep)
+    return {n: out[n] for n in ops}
+
+
+def op_bounds(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded=0.0) -> dict[str, jax.Array]:
+    """Per operator: 0 = memory-bound, 1 = compute-bound, 2 = communication."""
+    names, _, bound = _compute_op_times(ops, hw, weights_offloaded)
+    out = {n: bound[..., i] for i, n in enumerate(names)}
+    for name, cost in ops.items():
+        if O.OP_INFO[name].kind == O.COMM:
+            out[name] = jnp.full(jnp.shape(cost.comm_bytes), 2)
+    return {n: out[n] for n in ops}
+
+
+def step_parts_s(ops: dict[str, O.OpCost], hw: HwSpec, tp=1, pp=1, ep=1, weights_offloaded=0.0):
+    """(sum of compute/memory operator times, sum of collective times) of a step."""
+    _, t, _ = _compute_op_times(ops, hw, weights_offloaded)
+    comp = jnp.sum(t, axis=-1)
+    names = [n for n in ops if O.OP_INFO[n].kind == O.COMM]
+    shared = {"attn_allreduce", "mlp_allreduce"} <= set(names)
+    comm = 0.0
+    if shared:  # both move T h activations per call: one collective time, two call counts
+        a, m = ops["attn_allreduce"], ops["mlp_allreduce"]
+        per_call = comm_time_s("attn_allreduce", a, hw, tp, pp, ep) / jnp.maximum(a.kernels, 1.0)
+        comm = per_call * (a.kernels + m.kernels)
+        names = [n for n in names if n not in ("attn_allreduce", "mlp_allreduce")]
+    comm = comm + sum(comm_time_s(n, ops[n], hw, tp, pp, ep) for n in names)
+    return comp, comm
+
+
+def step_time_s(ops: dict[str, O.OpCost], hw: HwSpec, tp=1, pp=1, ep=1, weights_offloaded=0.0, overlap=0.0):
+    """Critical-path time of a step: compute/memory operators plus exposed communication."""
+    comp, comm = step_parts_s(ops, hw, tp, pp, ep, weights_offloaded)
+    return comp + collectives.exposed_s(comm, comp, overlap)
+
+
+__all__ = [
+    "CLASS_INDEX",
+    "collective_s",
+    "comm_time_s",
+    "kernel_s",
+    "op_bounds",
+    "op_times_s",
+    "price_kernels",
+    "ranks_per_node",
+    "step_parts_s",
+    "step_time_s",
+]

@@ -1,0 +1,220 @@
+"""Front end of the serving simulator: names -> checked objects -> one prediction (a dict)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from hardware_db import Device, System, load_device, load_system
+from simulator import ops as O
+from simulator.errors import ConfigError
+from simulator.hw import build_hw, slow_tier
+from simulator.serving.breakdown import breakdown
+from simulator.serving.core import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_WORKSPACE_BYTES,
+    RESULT_COLUMNS,
+    ServeConfig,
+    serve_core,
+)
+
+AUTO_ACT_DTYPES = ("bf16", "fp16", "fp32")
+
+
+def resolve_model(model):
+    """A ``ModelSpec`` from a catalog name / path, or the spec itself."""
+    from simulator.models import ModelSpec, load_model
+
+    return model if isinstance(model, ModelSpec) else load_model(model)
+
+
+def resolve_hardware(hardware=None, system=None):
+    """A ``Device`` or ``System`` from names/paths (``system`` wins); ConfigError if neither."""
+    if system is not None:
+        return system if isinstance(system, System) else load_system(system)
+    if hardware is None:
+        raise ConfigError("no hardware given; allowed: a device name or TOML path (--hardware) or a system (--system)")
+    return hardware if isinstance(hardware, (Device, System)) else load_device(hardware)
+
+
+def apply_calibration(hw, calibration, dtype: str | None = None):
+    """``hw`` (a ``Device`` or ``System``) with a calibration profile applied to its device.
+
+    ``calibration``: a profile path, a :class:`simulator.calibration.profile.CalibrationProfile`,
+    ``"default"`` (``data/calibration/<device>.json``) or ``None`` (unchanged). ``dtype`` picks the
+    profile's per-dtype compute efficiency. A profile for another device, a missing or a corrupt
+    file raise a one-line ``CalibrationError`` (a ``SimlabError``).
+    """
+    import dataclasses
+
+    if calibration is None:
+        return hw
+    from simulator.calibration.profile import apply_profile, default_profile_path
+
+    dev = hw.device if isinstance(hw, System) else hw
+    if isinstance(calibration, str) and calibration == "default":
+        calibration = default_profile_path(dev.name)
+    cal = apply_profile(dev, calibration, dtype=dtype)
+    return dataclasses.replace(hw, device=cal) if isinstance(hw, System) else cal
+
+
+def weight_bytes_of(name) -> float:
+    """Bytes per weight of a dtype (``simulator.dtypes``) or a scaled format (``q4_0``, ``q8_0``, ``q4_k_m``)."""
+    from simulator.dtypes import DTYPE_BYTES, DtypeError, dtype_bytes
+
+    if isinstance(name, (int, float)) and not isinstance(name, bool):
+        if not 0 < float(name) <= 8:
+            raise DtypeError(f"weight bytes per element {name}; allowed: a number in (0, 8]")
+        return float(name)
+    key = str(name).strip().lower()
+    if key in O.QUANT_FORMAT_BYTES:
+        return O.QUANT_FORMAT_BYTES[key]
+    if key in DTYPE_BYTES:
+        return dtype_bytes(key)
+    raise DtypeError(
+        f"unknown weight dtype '{name}'; allowed: {', '.join([*DTYPE_BYTES, *O.QUANT_FORMAT_BYTES])}"
+    )
+
+
+def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
+    """(compute dtype name, Precision). ``act_dtype=None`` picks the first of bf16, fp16, fp32 the
+    device has; weights and KV default to the activation dtype. The device must have a peak rate
+    for the activation (compute) dtype: ``HardwareError`` otherwise."""
+    from simulator.dtypes import dtype_bytes
+
+    dev = getattr(device, "device", device)
+    if act_dtype is None:
+        have = [d for d in AUTO_ACT_DTYPES if d in dev.peak_flops_per_s]
+        act_dtype = have[0] if have else next(iter(dev.peak_flops_per_s), "bf16")
+    act_dtype = str(act_dtype).strip().lower()
+    a = dtype_bytes(act_dtype)
+    dev.peak(act_dtype)  # raises HardwareError naming the dtypes the device has
+    w = weight_bytes_of(act_dtype if weight_dtype is None else weight_dtype)
+    kv = a if kv_dtype is None else dtype_bytes(kv_dtype)
+    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv)
+
+
+def _int_at_least(name, value, low):
+    if isinstance(value, bool) or not float(value).is_integer() or int(value) < low:
+        raise ConfigError(f"{name} = {value!r}; allowed: an integer >= {low}")
+    return int(value)
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def validate_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp=1, chunk=0,
+                   block_size=DEFAULT_BLOCK_SIZE, weights_offloaded=0, tp_overlap=0.0,
+                   workspace_bytes=DEFAULT_WORKSPACE_BYTES, spec_gamma=0, spec_accept=0.0):
+    """Check one configuration against the model and hardware; ``ConfigError`` (one line) if bad.
+
+    Returns ``(hw, cfg_dict)`` where ``hw`` is narrowed to the devices used for a ``System``.
+    """
+    batch = _int_at_least("batch", batch, 1)
+    input_len = _int_at_least("input length", input_len, 1)
+    output_len = _int_at_least("output length", output_len, 1)
+    tp, pp, ep, dp = (_int_at_least(n, v, 1) for n, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)))
+    chunk = _int_at_least("chunk", chunk, 0)
+    block_size = _int_at_least("block size", block_size, 1)
+    spec_gamma = _int_at_least("speculative gamma", spec_gamma, 0)
+    if not 0.0 <= float(tp_overlap) <= 1.0:
+        raise ConfigError(f"tp overlap = {tp_overlap}; allowed: a fraction in [0, 1]")
+    if not 0.0 <= float(spec_accept) <= 1.0:
+        raise ConfigError(f"speculative acceptance rate = {spec_accept}; allowed: a fraction in [0, 1]")
+    if float(workspace_bytes) < 0:
+        raise ConfigError(f"workspace bytes = {workspace_bytes}; allowed: >= 0")
+    heads = int(model.num_heads)
+    if heads % tp:
+        raise ConfigError(f"tp = {tp} does not divide the {heads} attention heads of '{model.name}'; "
+                          f"allowed: {_divisors(heads)}")
+    if pp > int(model.num_layers):
+        raise ConfigError(f"pp = {pp} exceeds the {int(model.num_layers)} layers of '{model.name}'")
+    if ep > 1:
+        e = int(model.num_experts)
+        if e == 0:
+            raise ConfigError(f"ep = {ep} but '{model.name}' is a dense model; allowed: ep = 1")
+        if e % ep or (tp * dp) % ep:
+            raise ConfigError(f"ep = {ep} must divide num_experts = {e} and tp * dp = {tp * dp}")
+    if isinstance(hw, System):
+        hw = hw.for_devices(tp * pp * dp)
+        link_ok = hw.intra_node_link is not None or hw.devices_per_node == 1
+    else:
+        link_ok = hw.intra_node_link is not None
+    if (tp * pp > 1 or ep > 1) and not link_ok:
+        name = getattr(hw, "name", "?")
+        raise ConfigError(f"'{name}' has no peer link for tp * pp = {tp * pp}; allowed: tp = pp = 1 "
+                          "(or a --system with links)")
+    if weights_offloaded:
+        dev = getattr(hw, "device", hw)
+        if slow_tier(dev) is None:
+            raise ConfigError(f"weights in a slower tier, but device '{dev.name}' has only "
+                              f"{', '.join(t.name for t in dev.memory_tiers)}; allowed: weights in main memory")
+    cfg = dict(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep, dp=dp,
+               chunk=chunk, block_size=block_size, weights_offloaded=int(bool(weights_offloaded)),
+               tp_overlap=float(tp_overlap), workspace_bytes=float(workspace_bytes),
+               spec_gamma=spec_gamma, spec_accept=float(spec_accept))
+    return hw, cfg
+
+
+# One compiled program per configuration structure: eager evaluation would compile each of the
+# ~140 primitive operations separately (about 10 s per fresh process instead of about 1 s).
+_serve_core_jit = jax.jit(serve_core)
+
+
+def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024, output_len=128, tp=1,
+                  pp=1, ep=1, dp=1, weight_dtype=None, act_dtype=None, kv_dtype=None, chunk=0,
+                  block_size=DEFAULT_BLOCK_SIZE, weights_in="main", tp_overlap=0.0,
+                  workspace_bytes=DEFAULT_WORKSPACE_BYTES, draft_model=None, spec_gamma=0,
+                  spec_accept=0.0, with_breakdown=False, calibration=None) -> dict:
+    """Predict one serving configuration; names or objects for model/hardware. Returns a dict.
+
+    Keys: the resolved configuration (``model``, ``hardware``, dtypes, layout, lengths), every
+    metric of :data:`RESULT_COLUMNS` (SI units, unit-suffixed), and with ``with_breakdown`` the
+    per-operator rows ``breakdown_prefill`` / ``breakdown_decode`` (see :func:`breakdown`).
+    ``weights_in``: ``main`` or ``ddr``/``slow`` (stream weights from the slower tier, SN40L).
+    A configuration that does not fit is returned with ``fits = False`` and ``shortfall_bytes``.
+    ``calibration``: optional profile (path, profile object or ``"default"``) applied to the device
+    (:func:`apply_calibration`, per-dtype values of the compute dtype); ``None`` keeps the catalog's.
+    """
+    spec = resolve_model(model)
+    hwobj = resolve_hardware(hardware, system)
+    if calibration is not None:
+        hwobj = apply_calibration(hwobj, calibration, resolve_dtypes(hwobj, weight_dtype, act_dtype, kv_dtype)[0])
+    where = str(weights_in).strip().lower()
+    if where not in ("main", "hbm", "ddr", "slow"):
+        raise ConfigError(f"weights_in = '{weights_in}'; allowed: main, ddr")
+    hwobj, cfg = validate_serve(
+        spec, hwobj, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep, dp=dp,
+        chunk=chunk, block_size=block_size, weights_offloaded=where in ("ddr", "slow"), tp_overlap=tp_overlap,
+        workspace_bytes=workspace_bytes, spec_gamma=spec_gamma, spec_accept=spec_accept)
+    compute_dtype, prec = resolve_dtypes(hwobj, weight_dtype, act_dtype, kv_dtype)
+    hws = build_hw(hwobj, compute_dtype)
+    c = ServeConfig.make(**cfg)
+    draft = None
+    if draft_model is not None:
+        draft = resolve_model(draft_model)
+        if cfg["spec_gamma"] < 1:
+            raise ConfigError("a draft model needs spec_gamma >= 1")
+    elif cfg["spec_gamma"] > 0:
+        raise ConfigError(f"spec_gamma = {cfg['spec_gamma']} needs a draft model")
+    res = _serve_core_jit(spec, hws, prec, c, draft)
+    out = {
+        "model": spec.name,
+        "hardware": getattr(hwobj, "name", "?"),
+        "compute_dtype": compute_dtype,
+        "weight_bytes_per_param": float(prec.weight_bytes),
+        "act_bytes_per_elem": float(prec.act_bytes),
+        "kv_bytes_per_elem": float(prec.kv_bytes),
+        **cfg,
+        "draft_model": None if draft is None else draft.name,
+        **({"calibration": str(getattr(calibration, "path", "") or calibration)} if calibration is not None else {}),
+    }
+    for k in RESULT_COLUMNS:
+        v = np.asarray(res[k])
+        out[k] = bool(v) if v.dtype == bool else float(v)
+    if with_breakdown:
+        out["breakdown_prefill"] = breakdown(spec, hws, prec, c, "prefill")
+        out["breakdown_decode"] = breakdown(spec, hws, prec, c, "decode")
+    return out
+

@@ -1,0 +1,72 @@
+"""Whole-run GPU-hours of named runs: predictions before (ideal) and after reliability vs published.
+
+Tolerance +-20 % where the layout is published (the issue's target): published totals also hold
+batch ramp-up, evaluation, phases on other GPU counts (Llama 3's 8K-GPU start and 128K-context
+stage) and restarts after loss divergences that no step-time or hardware-failure model covers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from simulator.reliability.validation import load_rows, whole_run_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    return {r["run"]: r for r in whole_run_table()}
+
+
+def test_every_row_names_its_source():
+    for row in load_rows():
+        assert len(row["source"]) > 40 and ("arXiv" in row["source"] or "card" in row["source"])
+
+
+def test_reliability_moves_every_prediction_up(table):
+    for r in table.values():
+        assert r["sim_after_gpu_hours"] > r["sim_ideal_gpu_hours"]
+        assert 0.9 < r["ettr"] < 1.0
+
+
+def test_published_layout_rows_within_20_percent_after_reliability(table):
+    for run in ("bloom-176b", "llama-3.1-405b"):
+        r = table[run]
+        assert r["layout_published"]
+        # the run's own published throughput + our reliability terms: within +-20 % of the GPU-hours,
+        # and closer than the ideal number
+        assert abs(r["pub_after_error"]) < 0.20
+        assert abs(r["pub_after_error"]) < abs(r["pub_ideal_error"])
+
+
+def test_bloom_simulator_path_is_a_known_step_time_gap(table):
+    # The simulator's BLOOM step is faster than measured: MFU ~47 % vs 36 % implied by the run's
+    # 150 TFLOP/s (8 N D convention). Reliability moves the GPU-hours the right way but cannot close
+    # a step-time gap; the published-throughput path above isolates the reliability terms.
+    r = table["bloom-176b"]
+    assert r["mfu"] > 150 * 0.75 / 312
+    assert r["sim_ideal_error"] < r["sim_after_error"] < 0
+
+
+def test_llama3_simulator_path_is_a_known_step_time_gap(table):
+    # Known limit (docs/training.md): the simulator's pipeline model has no uneven-stage interleaving
+    # (126 layers, PP 16: first/last stages one layer short, as Llama 3 did), so v = 1 and a
+    # (p - 1)/m = 15/16 bubble: MFU ~27 % vs the published 41 %. The reliability terms are not at
+    # fault there (the published-throughput path above is within 10 %).
+    r = table["llama-3.1-405b"]
+    assert r["mfu"] < 0.33
+    assert r["sim_ideal_error"] > 0.2
+
+
+def test_llama3_ettr_matches_published_lower_bound(table):
+    r = table["llama-3.1-405b"]
+    assert r["ettr"] >= r["published_ettr"]
+    assert r["ettr"] < 0.95
+    assert r["mtbf_h"] == pytest.approx(3.09, abs=0.01)
+
+
+def test_unpublished_layout_rows_are_reported(table):
+    for run in ("llama-2-70b", "llama-2-7b"):
+        assert math.isfinite(table[run]["sim_after_error"])
+        assert abs(table[run]["sim_after_error"]) < 0.35
