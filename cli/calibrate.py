@@ -132,12 +132,13 @@ def calibrate(
     from simulator.calibration.profile import default_profile_path
 
     if Path(path).resolve() != default_profile_path(dev.name).resolve():
-        typer.echo(f"use it with --calibration {path}, or copy it to {default_profile_path(dev.name)} to make it the default")
+        typer.echo(f"use it with --calibration {path}, or copy it to {default_profile_path(dev.name)} to ship it (a default "
+                   "only if it improves held-out tables: simulator.calibration.profile.record_held_out)")
 
 
 def validate(
     source: str = typer.Option("cpu", "--source", help=f"What to validate against: {', '.join(VALIDATE_SOURCES)} (cpu = time the quick suite on the local JAX backend now)."),
-    calibration: str | None = typer.Option("default", "--calibration", help="Profile to apply: a path, 'default' (data/calibration/<device>.json) or 'none'."),
+    calibration: str | None = typer.Option("default", "--calibration", help="Profile to apply: a path or shipped name, 'default' (data/calibration/<device>.json when it improves held-out tables, else none) or 'none'."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON records."),
     measurements: str | None = typer.Option(None, "--measurements", help="cpu: reuse a measurements.parquet instead of timing now."),
     device: str = typer.Option("host-cpu", "--device", help="cpu: catalog name of the device JAX runs on (a GPU's name when JAX sees a GPU)."),

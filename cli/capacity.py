@@ -45,6 +45,7 @@ def capacity(
     arrival: str = typer.Option("poisson", "--arrival", help="poisson, gamma or uniform."),
     cv: float = typer.Option(1.0, "--cv", help="Coefficient of variation for gamma arrivals."),
     requests: int = typer.Option(1000, "--requests", help="Requests per simulated rate."),
+    trace: str = typer.Option(None, "--trace", help="CSV trace: its lengths and arrival pattern (rescaled to each rate)."),
     slo_ttft: float = typer.Option(None, "--slo-ttft", help="TTFT SLO (s)."),
     slo_tpot: float = typer.Option(None, "--slo-tpot", help="TPOT SLO (s)."),
     attainment: float = typer.Option(0.9, "--attainment", help="Share of requests that must meet both SLOs."),
@@ -59,6 +60,16 @@ def capacity(
 ) -> None:
     """Max QPS under an SLO for each (device, tp) candidate; with --demand, the cheapest fleet."""
     from cli.render import format_si, print_json, print_table
+    from cli.validation import ENUMS, check_enum, check_number, check_options, writable_file
+    from fitters.plots import PLOT_SUFFIXES
+
+    check_options(slo_ttft=slo_ttft, slo_tpot=slo_tpot, attainment=attainment, demand=demand, cv=cv,
+                  max_batch=max_batch, requests=requests, seed=seed, arrival=arrival)
+    check_enum("--scheduler", scheduler, ENUMS["--scheduler-policy"])
+    for t in tp:
+        check_number("--tp", t)
+    writable_file("--plot", plot, PLOT_SUFFIXES)
+
     from simulator.errors import ConfigError
     from simulator.requests.capacity import deployment_capacity, fleet_mix, unit_workload
     from simulator.serving import resolve_hardware
@@ -66,7 +77,12 @@ def capacity(
     if slo_ttft is None and slo_tpot is None:
         raise ConfigError("capacity needs an SLO; allowed: --slo-ttft and/or --slo-tpot (seconds > 0)")
     default_price, per_price = _prices(price)
-    lengths = unit_workload(requests, input_len, output_len, arrival, cv, seed)
+    if trace:
+        from simulator.requests import load_trace
+
+        lengths = load_trace(trace, max_requests=requests)
+    else:
+        lengths = unit_workload(requests, input_len, output_len, arrival, cv, seed)
     results, skipped = [], []
     for hw in hardware:
         dev = resolve_hardware(hw)

@@ -30,6 +30,7 @@ def _render_serve(r: dict) -> None:
         ("layout", lay),
         ("precision", dt),
         ("batch x input / output", f"{r['batch']} x {r['input_len']} / {r['output_len']} tokens"),
+        ("serving engine", f"{r.get('engine', 'none')} (host time per decode step {format_si(r.get('engine_decode_s', 0.0), 's')})"),
         ("TTFT (prefill)", format_si(r["ttft_s"], "s")),
         ("TPOT at last context", format_si(r["tpot_s"], "s")),
         ("TPOT averaged", format_si(r["tpot_avg_s"], "s")),
@@ -88,7 +89,8 @@ def serve(
     prefill_dp: int = typer.Option(1, "--prefill-dp", help="Disaggregation: replicas in the prefill pool."),
     breakdown: bool = typer.Option(False, "--breakdown", help="Per-operator time, FLOP, bytes and bound."),
     json_out: bool = typer.Option(False, "--json", help="JSON with SI-unit keys instead of a table."),
-    calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (data/calibration/<device>.json)."),
+    calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (the shipped profile, when it qualifies as a default)."),
+    engine: str = typer.Option("none", "--engine", help="Serving engine whose host/framework time is added to every step: vllm (>= v0.6), vllm-v0.5, sglang, llama.cpp, or none (the default: the bare kernel sequence, today's numbers). TensorRT-LLM: no published per-step host time, use none."),
 ) -> None:
     """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
     warnings = _check_serve_inputs(model=model, hardware=hardware, system=system, tp=tp, pp=pp, ep=ep, dp=dp,
@@ -106,7 +108,7 @@ def serve(
         r = predict_disaggregated(model, None if system else hw_obj, system=hw_obj if system else None, batch=batch, input_len=input_len,
                                   output_len=output_len, prefill_tp=prefill_tp, prefill_dp=prefill_dp,
                                   decode_tp=tp, decode_dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
-                                  kv_dtype=kv_dtype, block_size=block_size)
+                                  kv_dtype=kv_dtype, block_size=block_size, engine=engine)
         emit_warnings(warnings, r)
         if json_out:
             print_json(r)
@@ -120,7 +122,7 @@ def serve(
                       tp=tp, pp=pp, ep=ep, dp=dp, weight_dtype=weight_dtype, act_dtype=act_dtype,
                       kv_dtype=kv_dtype, chunk=chunk, block_size=block_size, weights_in=weights_in,
                       tp_overlap=tp_overlap, draft_model=draft_model, spec_gamma=gamma, spec_accept=acceptance,
-                      with_breakdown=breakdown, calibration=calibration)
+                      with_breakdown=breakdown, calibration=calibration, engine=engine)
     from simulator.guards import check_serve
 
     check_serve(r, {"model": model, "hardware": hardware or system, "batch": batch, "input": input_len,

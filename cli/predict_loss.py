@@ -13,6 +13,7 @@ from __future__ import annotations
 import typer
 
 from cli.render import format_si, print_json, print_table
+from fitters.precision import float64
 from scaling_laws.errors import LawError
 
 LOSS_LAWS = ("chinchilla", "kaplan", "farseer", "parscale")
@@ -67,51 +68,49 @@ def predict_loss(law_name: str, params: float | None, tokens: float | None, comp
     return out
 
 
+@float64()
 def _predict_loss(law_name: str, params: float | None, tokens: float | None, compute: float | None,
                   streams: float) -> dict:
-    import jax
-
     from scaling_laws.base import get_param_set
 
     law, ps = get_param_set(law_name)
     for n, v in (("params", params), ("tokens", tokens), ("compute", compute), ("streams", streams)):
         _positive(n, v)
     out = {"law": law_name, "source": ps.source, "output_unit": law.output}
-    with jax.enable_x64(True):
-        if law.name == "steplaw":
-            from scaling_laws import steplaw
+    if law.name == "steplaw":
+        from scaling_laws import steplaw
 
-            if params is None or tokens is None:
-                raise LawError("steplaw needs --params (non-embedding N) and --tokens (D)")
-            hp = steplaw.optimal_hparams(ps.values, params, tokens)
-            out.update(params=params, tokens=tokens, lr=float(hp["lr"]), batch_tokens=float(hp["batch_tokens"]),
-                       batch_sequences_2048=float(hp["batch_sequences"]))
-            return out
-        if law.name not in LOSS_LAWS:
-            raise LawError(f"law {law.name!r} does not predict a loss; use one of {', '.join(LOSS_LAWS)} or steplaw")
-        if law.name == "parscale":
-            if params is None:
-                raise LawError("parscale needs --params (non-embedding N) and optionally --streams P")
-            out.update(params=params, streams=streams, loss=float(law.fn(ps.values, params, streams)))
-            return out
-        if compute is not None:
-            if params is not None or tokens is not None:
-                raise LawError("give either --compute (optimal allocation) or --params and --tokens, not both")
-            import importlib
-
-            mod = importlib.import_module(f"scaling_laws.{law.name}")
-            if hasattr(mod, "optimal_allocation"):
-                opt = mod.optimal_allocation(ps.values, compute)
-                how = "closed form"
-            else:
-                opt = mod.optimal_allocation_numerical(ps.values, compute)
-                how = "numerical" + ("" if bool(opt["interior"]) else " (no interior optimum: at the D/N search bound)")
-            out.update(compute_flop=compute, params=float(opt["N"]), tokens=float(opt["D"]), loss=float(opt["loss"]),
-                       tokens_per_param=float(opt["D"] / opt["N"]), allocation=how)
-            return out
         if params is None or tokens is None:
-            raise LawError(f"{law.name} needs --params and --tokens (or --compute for the optimal allocation)")
-        out.update(params=params, tokens=tokens, loss=float(law.fn(ps.values, params, tokens)))
+            raise LawError("steplaw needs --params (non-embedding N) and --tokens (D)")
+        hp = steplaw.optimal_hparams(ps.values, params, tokens)
+        out.update(params=params, tokens=tokens, lr=float(hp["lr"]), batch_tokens=float(hp["batch_tokens"]),
+                   batch_sequences_2048=float(hp["batch_sequences"]))
+        return out
+    if law.name not in LOSS_LAWS:
+        raise LawError(f"law {law.name!r} does not predict a loss; use one of {', '.join(LOSS_LAWS)} or steplaw")
+    if law.name == "parscale":
+        if params is None:
+            raise LawError("parscale needs --params (non-embedding N) and optionally --streams P")
+        out.update(params=params, streams=streams, loss=float(law.fn(ps.values, params, streams)))
+        return out
+    if compute is not None:
+        if params is not None or tokens is not None:
+            raise LawError("give either --compute (optimal allocation) or --params and --tokens, not both")
+        import importlib
+
+        mod = importlib.import_module(f"scaling_laws.{law.name}")
+        if hasattr(mod, "optimal_allocation"):
+            opt = mod.optimal_allocation(ps.values, compute)
+            how = "closed form"
+        else:
+            opt = mod.optimal_allocation_numerical(ps.values, compute)
+            how = "numerical" + ("" if bool(opt["interior"]) else " (no interior optimum: at the D/N search bound)")
+        out.update(compute_flop=compute, params=float(opt["N"]), tokens=float(opt["D"]), loss=float(opt["loss"]),
+                   tokens_per_param=float(opt["D"] / opt["N"]), allocation=how)
+        return out
+    if params is None or tokens is None:
+        raise LawError(f"{law.name} needs --params and --tokens (or --compute for the optimal allocation)")
+    out.update(params=params, tokens=tokens, loss=float(law.fn(ps.values, params, tokens)))
     return out
 
 

@@ -142,7 +142,7 @@ def register(predict_app: typer.Typer) -> None:
         recompute: str = typer.Option("selective", "--recompute", help="none | selective | full."),
         offload: str = typer.Option("none", "--offload", help="Optimizer offload: none | cpu | nvme."),
         tokens: float = typer.Option(None, "--tokens", help="Token budget D for time/energy/cost to train."),
-        dtype: str = typer.Option("bf16", "--dtype", help="Compute dtype (bf16, fp16, fp8)."),
+        dtype: str = typer.Option("bf16", "--dtype", help="Compute dtype (bf16, fp16; fp8/fp4 = Transformer Engine recipe: linear-layer GEMMs in fp8/fp4, attention and the rest in bf16, MFU relative to the bf16 peak)."),
         flash: bool = typer.Option(True, "--flash/--no-flash", help="FlashAttention (else materialised scores)."),
         search: bool = typer.Option(False, "--search", help="Search all valid layouts instead of the given one."),
         top: int = typer.Option(10, "--top", help="Pareto layouts to show with --search (evenly spaced)."),

@@ -116,6 +116,15 @@ OPTIONS: dict[str, Num] = {
     "--steps": Num(50, 1_000_000, "Adam steps", integer=True),
     "--chunk-size": Num(1, 1 << 24, "configurations per chunk", integer=True),
     "--max-chunks": Num(0, 1 << 40, "chunks", integer=True),
+    # request-level simulation / capacity (cli/simulate.py, cli/capacity.py)
+    "--requests": Num(1, 10_000_000, "requests per simulated rate", integer=True),
+    "--slo-ttft": Num(0.0, 3600.0, "seconds", lo_open=True),
+    "--slo-tpot": Num(0.0, 3600.0, "seconds", lo_open=True),
+    "--attainment": Num(0.0, 1.0, "share of requests", lo_open=True),
+    "--demand": Num(0.0, 1e9, "queries per second", lo_open=True),
+    "--qps": Num(0.0, 1e9, "queries per second", lo_open=True),
+    "--cv": Num(0.0, 100.0, "coefficient of variation", lo_open=True),
+    "--max-batch": Num(1, _MAX_SEQS, "running sequences per replica", integer=True),
 }
 
 #: Option name -> allowed values (case-sensitive, as the library expects them).
@@ -125,6 +134,8 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "--weights-in": ("main", "hbm", "ddr", "slow"),
     "--family": ("llama", "gpt3"),
     "--compression": ("zstd", "snappy", "lz4", "gzip", "none"),
+    "--scheduler-policy": ("vllm", "sarathi", "static", "distserve"),  # simulate/capacity --scheduler
+    "--arrival": ("poisson", "gamma", "uniform"),
     # training runs in floating point only: an integer or 4-bit format is an inference format
     "--train-dtype": ("fp32", "tf32", "bf16", "fp16", "fp8"),
 }
@@ -139,6 +150,13 @@ PATH_MODES: dict[str, str] = {
     "--out": "dir-write",
     "sweep results": "dir-write",  # `sweep summarize DIR` writes DIR/_summary/
     "SPEC": "read",
+}
+
+#: Path option -> (shipped data folder, suffix): a shipped name (``example_accuracy``) or its checkout
+#: path (``data/kinetics/example_accuracy.csv``, as in the README) names the installed file, so the
+#: README command works from a wheel; :func:`readable_file` resolves it before checking it exists.
+SHIPPED_PATHS: dict[str, tuple[str, str]] = {
+    "--accuracy-table": ("kinetics", ".csv"),
 }
 
 #: Approximate range of the runs each law family was fitted on: input -> (low, high). A prediction
@@ -240,6 +258,11 @@ def readable_file(option: str, path: str | Path | None) -> Path | None:
     if path is None:
         return None
     p = Path(_path_text(option, path, "a path to an existing file")).expanduser()
+    if option in SHIPPED_PATHS and not p.is_file():
+        from simulator.resources import shipped_or_path
+
+        folder, suffix = SHIPPED_PATHS[option]
+        p = shipped_or_path(folder, p, suffix)
     if not p.is_file():
         raise InputError(f"{option} '{p}' {_describe(p)}; allowed: an existing file")
     if not os.access(p, os.R_OK):

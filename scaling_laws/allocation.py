@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
+from scaling_laws._lazy import LazyModule
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
+
 
 _INVPHI = (5**0.5 - 1) / 2
 

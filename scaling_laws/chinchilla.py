@@ -16,10 +16,13 @@ Compute-optimal allocation at C = 6 N D (closed form, Hoffmann App. D.2 / Eq. 4)
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import numpy as np
 
+from scaling_laws._lazy import LazyModule
 from scaling_laws.allocation import numerical_allocation
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
 
 PARAM_NAMES = ("E", "A", "B", "alpha", "beta")
 
@@ -35,10 +38,10 @@ PUBLISHED = frozen(
         ),
         "hoffmann-unrounded": ParamSet(
             "hoffmann-unrounded",
-            {
-                "E": float(jnp.exp(0.5267228)),
-                "A": float(jnp.exp(6.0073404)),
-                "B": float(jnp.exp(6.0179186)),
+            {  # exp of the printed logs, rounded to float32 as they always were (jnp.exp at import)
+                "E": float(np.exp(np.float32(0.5267228))),
+                "A": float(np.exp(np.float32(6.0073404))),
+                "B": float(np.exp(np.float32(6.0179186))),
                 "alpha": 0.33917084,
                 "beta": 0.2849083,
             },

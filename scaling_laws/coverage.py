@@ -15,10 +15,11 @@ Eq. 1) used to turn n sampled trials with c correct into coverage at k.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from jax.scipy.special import gammaln
-
+from scaling_laws._lazy import LazyModule
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
+_special = LazyModule("jax.scipy.special")
 
 CITATION = "Wang, Zhu, Leong, Li, Li 2025, Scaling over Scaling: Exploring Test-Time Scaling Plateau, arXiv:2505.20522"
 
@@ -38,6 +39,7 @@ def saturation_point(params, eps):
 def pass_at_k(n, c, k):
     """Unbiased pass@k = 1 - C(n-c, k)/C(n, k) for n trials with c correct (vectorised)."""
     n, c, k = (jnp.asarray(v, dtype=jnp.result_type(float)) for v in (n, c, k))
+    gammaln = _special.gammaln
     log_ratio = gammaln(n - c + 1) - gammaln(n - c - k + 1) - gammaln(n + 1) + gammaln(n - k + 1)
     return jnp.where(n - c < k, 1.0, 1.0 - jnp.exp(log_ratio))
 

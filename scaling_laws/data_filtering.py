@@ -25,14 +25,14 @@ D_eff = sum_k (new samples in pass k) 2^(-k/tau), y = (a D_eff / 1e5)^b + d.
 
 from __future__ import annotations
 
-from functools import partial
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from scaling_laws._lazy import LazyModule, lazy_jit
 from scaling_laws.base import Law, ParamSet, frozen, register_law
 from scaling_laws.errors import LawError
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Goyal, Maini, Lipton, Raghunathan, Kolter 2024, Scaling Laws for Data Filtering, CVPR 2024, arXiv:2404.07177"
 _RELEASE = "locuslab/scaling_laws_data_filtering @251f695 results/parameter_values.jsonl"
@@ -91,7 +91,7 @@ def error(a, b, tau, d, n, pool_size=POOL_SIZE, *, variant: str = "code", k_max:
     return _error(a, b, tau, d, n, pool_size, variant, km)
 
 
-@partial(jax.jit, static_argnames=("variant", "km"))
+@lazy_jit(static_argnames=("variant", "km"))
 def _error(a, b, tau, d, n, pool_size, variant, km):
     b = jnp.atleast_1d(jnp.asarray(b, dtype=jnp.result_type(float)))
     tau = jnp.atleast_1d(jnp.asarray(tau, dtype=jnp.result_type(float)))

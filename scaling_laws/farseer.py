@@ -19,10 +19,11 @@ outside the fitted range (N <= 25B, C <= 3.5e21); ``interior`` in the result rep
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
+from scaling_laws._lazy import LazyModule
 from scaling_laws.allocation import numerical_allocation
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Li et al. 2025, Predictable Scale: Part II, Farseer: A Refined Scaling Law in LLMs, arXiv:2506.10972"
 PARAM_NAMES = ("a1", "alpha", "b1", "a2", "beta", "b2", "a3", "gamma", "b3")

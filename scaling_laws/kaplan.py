@@ -12,10 +12,11 @@ the team's reference notes). No closed-form compute-optimal allocation follows f
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
+from scaling_laws._lazy import LazyModule
 from scaling_laws.allocation import numerical_allocation
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361"
 

@@ -32,11 +32,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax.numpy as jnp
 import numpy as np
 
+from scaling_laws._lazy import LazyModule
 from scaling_laws.base import Law, ParamSet, frozen, register_law
 from scaling_laws.errors import LawError
+
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Sadhukhan et al. 2025, Kinetics: Rethinking Test-Time Scaling Laws, arXiv:2506.05333"
 B200_INTENSITY = 562.5  # Kinetics code E_flops = 562.5 (B200: 4.5e15 FP8 FLOP/s / 8e12 B/s)

@@ -11,9 +11,10 @@ arXiv:2505.10475, Eq. 5 (Sec. 3); constants from the authors' fit script (QwenLM
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
+from scaling_laws._lazy import LazyModule
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Chen et al. 2025, Parallel Scaling Law for Language Models, NeurIPS 2025, arXiv:2505.10475"
 PARAM_NAMES = ("E", "A", "alpha", "k")

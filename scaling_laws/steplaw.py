@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
-
+from scaling_laws._lazy import LazyModule
 from scaling_laws.base import Law, ParamSet, frozen, register_law
+
+jnp = LazyModule("jax.numpy")
 
 CITATION = "Li et al. 2025, Predictable Scale: Part I - Optimal Hyperparameter Scaling Law in LLM Pretraining, arXiv:2503.04715"
 PARAM_NAMES = ("lr_intercept", "lr_coefN", "lr_coefD", "bs_intercept", "bs_coefD")

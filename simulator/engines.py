@@ -85,6 +85,23 @@ ENGINES: dict[str, EngineOverhead] = {
 }
 
 
+def engine_spec(engine: str) -> EngineOverhead:
+    """The :data:`ENGINES` entry of ``engine`` (case-insensitive); ``ConfigError`` naming the allowed ones."""
+    spec = ENGINES.get(str(engine).strip().lower())
+    if spec is None:
+        raise ConfigError(f"serving engine '{engine}' is unknown; allowed: {', '.join(ENGINES)}")
+    return spec
+
+
+def overhead_s(step_s, per_sequence_s, host_share, batch, gpu_step_s):
+    """The per-step host time formula on numbers (arrays; what :class:`simulator.serving.ServeConfig`
+    carries as ``engine_step_s`` / ``engine_seq_s`` / ``engine_host_share``):
+    ``step_s + per_sequence_s * max(batch, 0) + gpu_step_s * host_share / (1 - host_share)``."""
+    b = jnp.maximum(jnp.asarray(batch, dtype=jnp.result_type(float)), 0.0)
+    share = jnp.asarray(host_share, dtype=b.dtype)
+    return step_s + per_sequence_s * b + gpu_step_s * share / (1.0 - share)
+
+
 def engine_overhead_s(engine: str, batch, gpu_step_s=None):
     """Host/framework seconds per scheduler step of :data:`ENGINES` [``engine``]:
     ``step_s + per_sequence_s * batch + gpu_step_s * host_share / (1 - host_share)`` (``batch``
@@ -93,17 +110,12 @@ def engine_overhead_s(engine: str, batch, gpu_step_s=None):
     Raises :class:`~simulator.errors.ConfigError` for an engine that is not listed, and for an
     engine given as a share of the token time (``host_share > 0``, llama.cpp) without ``gpu_step_s``.
     """
-    spec = ENGINES.get(str(engine).strip().lower())
-    if spec is None:
-        raise ConfigError(f"serving engine '{engine}' is unknown; allowed: {', '.join(ENGINES)}")
-    b = jnp.asarray(batch, dtype=jnp.result_type(float))
-    out = spec.step_s + spec.per_sequence_s * jnp.maximum(b, 0.0)
-    if spec.host_share > 0:
-        if gpu_step_s is None:
-            raise ConfigError(f"serving engine '{engine}': its host time is a share of the token time; "
-                              "allowed: pass gpu_step_s (the step's device seconds)")
-        out = out + jnp.asarray(gpu_step_s, dtype=out.dtype) * (spec.host_share / (1.0 - spec.host_share))
-    return out
+    spec = engine_spec(engine)
+    if spec.host_share > 0 and gpu_step_s is None:
+        raise ConfigError(f"serving engine '{engine}': its host time is a share of the token time; "
+                          "allowed: pass gpu_step_s (the step's device seconds)")
+    return overhead_s(spec.step_s, spec.per_sequence_s, spec.host_share, batch,
+                      0.0 if gpu_step_s is None else gpu_step_s)
 
 
-__all__ = ["ENGINES", "EngineOverhead", "engine_overhead_s"]
+__all__ = ["ENGINES", "EngineOverhead", "engine_overhead_s", "engine_spec", "overhead_s"]

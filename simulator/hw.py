@@ -62,6 +62,15 @@ class HwSpec:
       reduction). Defaults (1, switch, 0) reproduce the single-link model. ``inter_link_eff``: the
       inter-node link's own efficiency (``Link.efficiency``; a NIC reaches a different fraction of
       its rate than NVLink), 0 = use ``link_eff``.
+    - ``lowp_peak_ratio``, ``lowp_eff_ratio``, ``attn_lowp``: the low-precision GEMM dtype (FP8,
+      FP4, INT8) of the operators marked ``OpInfo.lowp`` (linear layers): its dense peak over
+      ``matrix_flops_per_s`` and its best-shape GEMM efficiency over the compute dtype's
+      (:data:`LOWP_EFF_RATIO`); such a GEMM runs at ``P r_p`` with efficiency ``e_c r_e`` and start-up
+      work ``F_half r_p r_e`` (the same start-up *time*). ``attn_lowp`` = 1 runs the attention
+      matmuls in that dtype too (FP8 attention, off by default). Ratios are kept rather than the
+      absolute numbers so that what-if changes of the peak or the efficiency (``replace``,
+      calibration profiles) carry over to the low-precision GEMMs. Defaults (1, 1, 0): no
+      low-precision GEMMs, results identical to a spec without them.
     """
 
     matrix_flops_per_s: jax.Array
@@ -92,6 +101,9 @@ class HwSpec:
     intra_topology: jax.Array | float = 0.0
     nvls_eff: jax.Array | float = 0.0
     inter_link_eff: jax.Array | float = 0.0
+    lowp_peak_ratio: jax.Array | float = 1.0
+    lowp_eff_ratio: jax.Array | float = 1.0
+    attn_lowp: jax.Array | float = 0.0
     gemm_shape: bool = field(default=False, metadata={"static": True})
 
     def replace(self, **changes) -> HwSpec:
@@ -129,6 +141,57 @@ _EFF_NAME = {"compute_eff": "compute", "memory_eff": "memory", "compute_half_flo
              "memory_half_bytes": "memory_half_bytes", "kernel_overhead_s": "kernel_overhead_s"}
 
 
+#: Low-precision GEMM dtypes: a compute dtype among these means "the linear-layer GEMMs in this
+#: dtype, everything else in the device's higher-precision dtype" (:func:`split_compute_dtype`).
+LOWP_DTYPES = ("fp8", "fp4", "int8", "int4")
+#: Higher-precision dtypes for the rest of the work, in order of preference.
+HIGH_DTYPES = ("bf16", "fp16", "fp32")
+
+_MAMF = "stas00/ml-engineering compute/accelerator/README.md @744d01e 'Maximum Achievable Matmul FLOPS' table (mamf-finder.py)"
+_H100_FP8 = 1402.6 / 1978.9  # 0.709
+_H100_BF16 = 794.5 / 989.4  # 0.803
+_B200_FP8 = 3432.5 / 4500.0  # 0.763
+_B200_BF16 = 1745.0 / 2250.0  # 0.776
+#: Best-shape GEMM efficiency of a low-precision dtype over that of the device's compute dtype, from
+#: published max-achievable-matmul (MAMF) measurements: ``(ratio, source)`` per (device name, dtype).
+#: The device TOMLs' default GEMM efficiency is the bf16 MAMF ceiling times the typical/best ratio
+#: 0.857 (measured on A100, Vidur); the same ratio is assumed for the low-precision GEMMs, so the
+#: low-precision efficiency is ``e_c x ratio`` = (low-precision MAMF ceiling) x 0.857 by default,
+#: and follows a calibrated ``e_c`` otherwise. Devices and dtypes not listed: ratio 1 (the compute
+#: dtype's efficiency; no measurement).
+LOWP_EFF_RATIO: dict[tuple[str, str], tuple[float, str]] = {
+    ("H100-SXM5-80GB", "fp8"): (_H100_FP8 / _H100_BF16,
+                                f"FP8 1402.6 of 1978.9 TFLOP/s = 0.709 over BF16 794.5 of 989.4 = 0.803: {_MAMF}"),
+    ("H200-SXM-141GB", "fp8"): ((1453.4 / 1978.9) / _H100_BF16,
+                                f"FP8 1453.4 of 1978.9 TFLOP/s = 0.734 (H200 SXM) over the BF16 ceiling 0.803 the "
+                                f"H200 TOML uses (H100 SXM BF16 794.5 of 989.4): {_MAMF}"),
+    ("B200-SXM-180GB", "fp8"): (_B200_FP8 / _B200_BF16,
+                                f"FP8 3432.5 of 4500 TFLOP/s = 0.763 over BF16 1745.0 of 2250 = 0.776: {_MAMF}"),
+    ("B200-SXM-180GB", "fp4"): (_B200_FP8 / _B200_BF16,
+                                f"ASSUMPTION: no FP4 MAMF published; the FP8 ratio of the same tensor cores "
+                                f"(0.763 / 0.776): {_MAMF}"),
+    **{(name, "fp8"): (_H100_FP8 / _H100_BF16,
+                       f"ASSUMPTION: Hopper tensor cores as H100 SXM (FP8 0.709 over BF16 0.803): {_MAMF}")
+       for name in ("H100-PCIe-80GB", "H100-NVL-94GB", "GH200-141GB")},
+}
+
+
+def split_compute_dtype(dev: Device, compute_dtype: str) -> tuple[str, str]:
+    """``(matrix dtype, low-precision GEMM dtype)`` of a compute dtype on ``dev``.
+
+    A low-precision compute dtype (:data:`LOWP_DTYPES`, e.g. ``fp8``) names the GEMMs of the linear
+    layers (Transformer Engine FP8 training, TensorRT-LLM FP8/NVFP4 inference); attention, softmax,
+    norms, the LM head and the router run in the device's first higher-precision dtype
+    (:data:`HIGH_DTYPES`). Any other dtype is both (no low-precision GEMMs).
+    """
+    key = str(compute_dtype).strip().lower()
+    if key in LOWP_DTYPES:
+        high = next((d for d in HIGH_DTYPES if d in dev.peak_flops_per_s), None)
+        if high is not None:
+            return high, key
+    return key, key
+
+
 def _device_of(hw: Device | System) -> Device:
     return hw.device if isinstance(hw, System) else hw
 
@@ -140,9 +203,14 @@ def slow_tier(device: Device):
     return device.memory_tiers[i + 1] if i + 1 < len(names) else None
 
 
-def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
+def build_hw(hw: Device | System, compute_dtype: str = "bf16", lowp_attention: bool = False) -> HwSpec:
     """Numbers of ``hw`` for the cost model, with matmuls in ``compute_dtype``.
 
+    A low-precision ``compute_dtype`` (``fp8``, ``fp4``, ``int8``, ``int4``) puts the linear-layer
+    GEMMs (``OpInfo.lowp``) in that dtype and the rest in the device's bf16/fp16
+    (:func:`split_compute_dtype`): ``matrix_flops_per_s`` is then the bf16 peak and
+    ``lowp_peak_ratio`` = peak(fp8) / peak(bf16), ``lowp_eff_ratio`` from :data:`LOWP_EFF_RATIO`.
+    ``lowp_attention``: attention matmuls in the low-precision dtype too (FP8 attention).
     Raises ``HardwareError`` (a ``SimlabError``) when the device has no peak rate for the dtype and
     ``DtypeError`` for an unknown dtype name.
     """
@@ -150,7 +218,10 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
         raise ConfigError(f"hardware must be a hardware_db Device or System, got {type(hw).__name__}")
     dtype_bytes(compute_dtype)
     dev = _device_of(hw)
-    matrix = dev.peak(compute_dtype)
+    high, low = split_compute_dtype(dev, compute_dtype)
+    matrix = dev.peak(high)
+    low_peak = dev.peak(low)
+    eff_ratio = LOWP_EFF_RATIO.get((dev.name, low), (1.0, ""))[0] if low != high else 1.0
     vector = dev.peak_flops_per_s.get("fp32", matrix)
     slow = slow_tier(dev)
     if isinstance(hw, System):
@@ -185,6 +256,9 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16") -> HwSpec:
         memory_half_bytes=eff.memory_half_bytes,
         kernel_overhead_s=eff.kernel_overhead_s,
         tdp_w=dev.tdp_w,
+        lowp_peak_ratio=low_peak / matrix,
+        lowp_eff_ratio=eff_ratio,
+        attn_lowp=1.0 if (lowp_attention and low != high) else 0.0,
         **fabric,
     )
     vals["link_eff"] = eff.for_class("collective")["link"]
@@ -225,4 +299,5 @@ def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
 
 HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec) if f.name != "gemm_shape")
 
-__all__ = ["CLASS_FIELD_OF", "HW_CLASSES", "HW_FIELDS", "TOPOLOGY_CODE", "HwSpec", "build_hw", "hw_numpy_row", "slow_tier", "stack_hw"]
+__all__ = ["CLASS_FIELD_OF", "HIGH_DTYPES", "HW_CLASSES", "HW_FIELDS", "LOWP_DTYPES", "LOWP_EFF_RATIO", "TOPOLOGY_CODE", "HwSpec",
+           "build_hw", "hw_numpy_row", "slow_tier", "split_compute_dtype", "stack_hw"]

@@ -9,7 +9,8 @@
   (which calibrated roofline curve prices it), the collective and parallel group of a
   communication operator, whether its FLOP are matmul FLOP counted in MFU, and its backward
   factors.
-* :class:`Precision`: bytes per element of weights, activations and KV cache (W4A16KV8 ...).
+* :class:`Precision`: bytes per element of weights, activations and KV cache (W4A16KV8 ...) and,
+  for low-precision training recipes, of the GEMM operands the recipe casts to (FP8/FP4).
 
 Conventions (``docs/CONTRACTS.md``): 2 FLOP per multiply-add; bytes are read + written in the tier
 the tensor lives in; costs are per device of a tensor-parallel group.
@@ -51,11 +52,24 @@ class OpInfo(NamedTuple):
     collective: str = ""
     group: str = ""
     bwd: tuple[float, float, float] = (2.0, 2.0, 2.0)
+    lowp: bool = False
+    in_forward: bool = True
 
     @staticmethod
-    def make(kind: str, eff_class: str = "", collective: str = "", group: str = "", bwd=None) -> OpInfo:
+    def make(kind: str, eff_class: str = "", collective: str = "", group: str = "", bwd=None, lowp: bool = False,
+             in_forward: bool = True) -> OpInfo:
+        """A registry row. ``lowp``: a linear-layer GEMM that runs in the low-precision GEMM dtype
+        (FP8/FP4) when the hardware spec has one (``HwSpec.lowp_peak_ratio``); the Transformer
+        Engine FP8 recipe (NVIDIA TE docs, "Using FP8 with Transformer Engine"; Micikevicius et al.
+        2022, "FP8 Formats for Deep Learning", Sec. 4) and the TensorRT-LLM FP8/NVFP4 checkpoints
+        quantise the GEMMs of the linear layers (QKV, output projection, MLP, experts) and keep the
+        LM head, the router, attention, softmax and norms in higher precision. ``in_forward=False``:
+        work of the backward pass only (priced as ``backward()`` of the row; zero in a forward step).
+        """
         default_bwd = (1.0, 1.0, 1.0) if kind == COMM else (2.0, 2.0, 2.0)
-        return OpInfo(kind, eff_class or _CLASS_OF_KIND[kind], collective, group, tuple(bwd or default_bwd))
+        bwd = default_bwd if bwd is None else bwd
+        return OpInfo(kind, eff_class or _CLASS_OF_KIND[kind], collective, group, tuple(bwd), bool(lowp),
+                      bool(in_forward))
 
     @property
     def matmul(self) -> bool:
@@ -72,14 +86,27 @@ def _f(x):
 class Precision:
     """Bytes per element of the weights, the activations and the KV cache (e.g. W4A16KV8).
 
-    All three are pytree leaves so that precisions can be stacked and vmapped. Quantisation scales
-    are included in ``weight_bytes`` (llama.cpp Q4_0 = 18/32 byte). Matmuls run in the activation
-    dtype (weight-only formats are dequantised on the fly), which the hardware spec resolves.
+    All are pytree leaves so that precisions can be stacked and vmapped. Quantisation scales
+    are included in ``weight_bytes`` (llama.cpp Q4_0 = 18/32 byte, NVFP4 4.5/8 byte:
+    ``simulator.ops.QUANT_FORMAT_BYTES``). Matmuls run in the activation dtype (weight-only formats
+    are dequantised on the fly), or, for operators marked ``OpInfo.lowp``, in the low-precision GEMM
+    dtype of the hardware spec (``simulator.hw.build_hw``).
+
+    ``cast_bytes``: bytes per element of the low-precision GEMM operands that a training recipe
+    produces by casting around every eligible GEMM (Transformer Engine FP8: 1), which prices the
+    ``lowp_cast`` / ``lowp_cast_grad`` operators; 0 (the default, and inference, whose
+    quantisation is fused into the producing kernels) = no cast traffic.
+
+    ``dequant_flop``: vector FLOP per weight element and per pass of a weight-only format
+    (W4A16, Q4_0: weights narrower than the activations they are multiplied with), dequantised
+    inside the GEMM kernel (:func:`gemm`, ``OpCost.vec_flops``); 0 = none.
     """
 
     weight_bytes: jax.Array | float = 2.0
     act_bytes: jax.Array | float = 2.0
     kv_bytes: jax.Array | float = 2.0
+    cast_bytes: jax.Array | float = 0.0
+    dequant_flop: jax.Array | float = 0.0
 
 
 @jax.tree_util.register_dataclass
@@ -129,7 +156,10 @@ class OpCost:
     the collective per device (bytes, before the algorithm's factor); kernels: kernel launches;
     rows: output rows ``M`` of one GEMM call (0 = not a GEMM / unknown), read by the GEMM-shape
     term; params: weight elements this operator holds on the device (summed over the layers it
-    stands for). ``scaled`` keeps ``rows``; ``+`` keeps the larger ``rows``.
+    stands for); vec_flops: vector-unit FLOP done inside this (matrix) kernel, e.g. dequantising
+    weight-only formats, priced at the vector peak in the kernel's compute term (not counted in
+    ``flops``, so FLOP counters and MFU are unchanged). ``scaled`` keeps ``rows``; ``+`` keeps the
+    larger ``rows``.
     """
 
     flops: jax.Array
@@ -140,6 +170,7 @@ class OpCost:
     kernels: jax.Array
     rows: jax.Array | float = 0.0
     params: jax.Array | float = 0.0
+    vec_flops: jax.Array | float = 0.0
 
     def scaled(self, factor) -> OpCost:
         out = jax.tree_util.tree_map(lambda x: x * factor, self)
@@ -155,7 +186,7 @@ class OpCost:
         return dataclasses.replace(
             self, flops=self.flops * fl, weight_bytes=self.weight_bytes * by, act_bytes=self.act_bytes * by,
             kv_bytes=self.kv_bytes * by, comm_bytes=self.comm_bytes * by, kernels=self.kernels * ke,
-            params=jnp.zeros_like(_f(self.params)))
+            params=jnp.zeros_like(_f(self.params)), vec_flops=_f(self.vec_flops) * fl)
 
     @property
     def bytes(self):
@@ -164,18 +195,40 @@ class OpCost:
 
 
 def op(flops=0.0, weight_bytes=0.0, act_bytes=0.0, kv_bytes=0.0, comm_bytes=0.0, kernels=1.0, rows=0.0,
-       params=0.0) -> OpCost:
+       params=0.0, vec_flops=0.0) -> OpCost:
     """An :class:`OpCost` from numbers (all converted to float arrays)."""
-    return OpCost(*(_f(v) for v in (flops, weight_bytes, act_bytes, kv_bytes, comm_bytes, kernels, rows, params)))
+    return OpCost(*(_f(v) for v in (flops, weight_bytes, act_bytes, kv_bytes, comm_bytes, kernels, rows, params,
+                                    vec_flops)))
+
+
+#: Rows of the activation matrix one pass of a MARLIN-style weight-only kernel multiplies with one
+#: dequantised copy of the weights: at most 4 x 16 = 64 rows per thread block; larger batches run
+#: as parallel 64-row problems that each dequantise the weights again (Frantar et al. 2024, "MARLIN:
+#: Mixed-Precision Auto-Regressive Parallel Inference on Large Language Models", Sec. 3-4, and
+#: IST-DASLab/marlin ``marlin_cuda_kernel.cu``). Hence near-ideal speed-ups up to batch 16-32 and a
+#: gradually shrinking one up to 64-128 (the paper's abstract): the dequantisation is hidden under
+#: the weight stream while the kernel is memory-bound and shows once it is compute-bound.
+DEQUANT_ROWS_PER_PASS = 64.0
+
+
+def dequant_passes(m):
+    """Passes over the weights of a weight-only GEMM of ``m`` rows: ``max(1, m / 64)`` (smooth)."""
+    return jnp.maximum(_f(m) / DEQUANT_ROWS_PER_PASS, 1.0)
 
 
 def gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, weight_elems=None, params=0.0) -> OpCost:
-    """A GEMM ``[m, k] @ [k, n]`` with weights (``k n`` elements unless ``weight_elems``) in the weight tier."""
+    """A GEMM ``[m, k] @ [k, n]`` with weights (``k n`` elements unless ``weight_elems``) in the weight tier.
+
+    A weight-only format (``prec.dequant_flop`` > 0) dequantises every weight once per
+    :func:`dequant_passes` inside the kernel: ``vec_flops = dequant_flop x weights x passes``
+    (not when ``weight_bytes_per_elem`` overrides the weight format, e.g. the router).
+    """
     wb = prec.weight_bytes if weight_bytes_per_elem is None else weight_bytes_per_elem
     welems = _f(k) * n if weight_elems is None else weight_elems
+    dq = _f(prec.dequant_flop) if weight_bytes_per_elem is None else 0.0
     return op(flops=gemm_flops(m, n, k), weight_bytes=welems * wb,
               act_bytes=gemm_bytes(m, n, k, prec.act_bytes, 0.0, prec.act_bytes), kernels=kernels, rows=m,
-              params=params)
+              params=params, vec_flops=dq * welems * dequant_passes(m))
 
 
 def vector(elems, flop_per_elem, act_bytes, reads=1.0, writes=1.0, kernels=1.0, params=0.0) -> OpCost:
@@ -184,5 +237,5 @@ def vector(elems, flop_per_elem, act_bytes, reads=1.0, writes=1.0, kernels=1.0, 
               kernels=kernels, params=params)
 
 
-__all__ = ["ATTENTION", "AttnWork", "COMM", "GEMM", "OpCost", "OpInfo", "Precision", "VECTOR", "attention_work",
-           "gemm", "op", "vector"]
+__all__ = ["ATTENTION", "AttnWork", "COMM", "DEQUANT_ROWS_PER_PASS", "GEMM", "OpCost", "OpInfo", "Precision", "VECTOR",
+           "attention_work", "dequant_passes", "gemm", "op", "vector"]

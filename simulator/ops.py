@@ -45,7 +45,14 @@ moe_up/act/down gemm   routed experts: T k token-expert pairs of FLOP; weights r
                        E (1 - (1 - k/E)^T) (tokens route independently, uniform load)
 shared_up/act/down     shared experts, a dense MLP of width num_shared * expert_ffn
 moe_all_to_all comm    expert-parallel dispatch + combine (ep > 1)
+lowp_cast      vector  FP8/FP4 training only (``Precision.cast_bytes`` > 0): amax + cast +
+                       transpose of the inputs and weights of the layer's low-precision GEMMs
+lowp_cast_grad vector  backward only: the same for their output gradients
 ============== ======= =================================================================
+
+Operators marked ``lowp`` in :data:`OP_INFO` (qkv_proj, o_proj, mlp_up/down, moe_up/down,
+shared_up/down) run in the hardware spec's low-precision GEMM dtype when it has one (FP8/FP4
+recipes); the router, the LM head, attention, softmax and norms stay in the compute dtype.
 
 Head operators: ``embedding`` (gather of T rows), ``final_norm``, ``lm_head`` (only for
 ``lm_tokens``: the last token of each sequence in prefill, every token in decode and training),
@@ -85,6 +92,7 @@ from simulator.opcost import (
     OpInfo,
     Precision,
     attention_work,
+    dequant_passes,
     gemm,
     op,
     vector,
@@ -106,28 +114,33 @@ _I = OpInfo.make
 #: Every operator, in execution order: its static facts. The one table to extend.
 OP_INFO: dict[str, OpInfo] = {
     "attn_norm": _I(VECTOR),
-    "qkv_proj": _I(GEMM),
+    "qkv_proj": _I(GEMM, lowp=True),
     "rope": _I(VECTOR),
     "attention": _I(ATTENTION, bwd=FLASH_BWD),
     "softmax": _I(VECTOR, eff_class="attention"),  # fused into the FlashAttention kernel
-    "o_proj": _I(GEMM),
+    "o_proj": _I(GEMM, lowp=True),
     "attn_allreduce": _I(COMM, collective="all_reduce", group="tp"),
     "attn_residual": _I(VECTOR),
     "mlp_norm": _I(VECTOR),
-    "mlp_up": _I(GEMM),
+    "mlp_up": _I(GEMM, lowp=True),
     "activation": _I(VECTOR),
-    "mlp_down": _I(GEMM),
+    "mlp_down": _I(GEMM, lowp=True),
     "mlp_allreduce": _I(COMM, collective="all_reduce", group="tp"),
     "mlp_residual": _I(VECTOR),
     "router": _I(GEMM),
     "router_topk": _I(VECTOR),
-    "moe_up": _I(GEMM),
+    "moe_up": _I(GEMM, lowp=True),
     "moe_act": _I(VECTOR),
-    "moe_down": _I(GEMM),
-    "shared_up": _I(GEMM),
+    "moe_down": _I(GEMM, lowp=True),
+    "shared_up": _I(GEMM, lowp=True),
     "shared_act": _I(VECTOR),
-    "shared_down": _I(GEMM),
+    "shared_down": _I(GEMM, lowp=True),
     "moe_all_to_all": _I(COMM, collective="all_to_all", group="ep"),
+    # FP8/FP4 training (Transformer Engine): amax + cast (+ transposed copy) of the operands of every
+    # low-precision GEMM of the layer; the forward casts have no backward of their own, the
+    # output-gradient casts exist only in the backward pass (zero unless Precision.cast_bytes > 0)
+    "lowp_cast": _I(VECTOR, bwd=(0.0, 0.0, 0.0)),
+    "lowp_cast_grad": _I(VECTOR, bwd=(1.0, 1.0, 1.0), in_forward=False),
     "embedding": _I(VECTOR),
     "final_norm": _I(VECTOR),
     "lm_head": _I(GEMM),
@@ -143,12 +156,44 @@ HEAD_OPS: dict[str, str] = {n: OP_INFO[n].kind for n in HEAD_OP_NAMES}
 OP_EFF_CLASS: dict[str, str] = {n: i.eff_class for n, i in OP_INFO.items()}
 COMM_OPS: dict[str, tuple[str, str]] = {n: (i.collective, i.group) for n, i in OP_INFO.items() if i.kind == COMM}
 
-# Effective storage of quantisation formats that carry scales (bytes per weight).
+# Effective storage of quantisation formats that carry scales (bytes per weight, scales included).
 QUANT_FORMAT_BYTES: dict[str, float] = {
     "q4_0": 18.0 / 32.0,  # llama.cpp block_q4_0: 32 x 4-bit + one fp16 scale = 4.5 bits/weight
     "q8_0": 34.0 / 32.0,  # llama.cpp block_q8_0: 32 x 8-bit + one fp16 scale = 8.5 bits/weight
     "q4_k_m": 4.85 / 8.0,  # llama.cpp Q4_K_M mix, about 4.85 bits/weight for Llama-7B/8B
+    # OCP Microscaling Formats (MX) Specification v1.0 (2023), Sec. 5: blocks of 32 elements share
+    # one 8-bit E8M0 scale: (32 x 4 + 8) / 32 = 4.25 bits/weight
+    "mxfp4": (32.0 * 4.0 + 8.0) / 32.0 / 8.0,
+    # NVIDIA NVFP4 (Blackwell; NVIDIA technical blog "Introducing NVFP4 for Efficient and Accurate
+    # Low-Precision Inference", 2025): blocks of 16 E2M1 values share one FP8 E4M3 scale, plus one
+    # FP32 scale per tensor (negligible): (16 x 4 + 8) / 16 = 4.5 bits/weight
+    "nvfp4": (16.0 * 4.0 + 8.0) / 16.0 / 8.0,
+    # OCP MX v1.0: MXFP8 (E4M3/E5M2), blocks of 32 with one E8M0 scale: 8.25 bits/weight
+    "mxfp8": (32.0 * 8.0 + 8.0) / 32.0 / 8.0,
+    # FP8 with one FP32 scale per tensor (Transformer Engine / TensorRT-LLM per-tensor scaling):
+    # the scale is 4 bytes per tensor of millions of weights, i.e. 1 byte/weight to 1e-6
+    "fp8_e4m3": 1.0,
 }
+#: Which low-precision GEMM dtype a scaled weight format runs in when the activations are in it too
+#: (W4A4 NVFP4 / MXFP4 use the FP4 tensor cores, MXFP8 the FP8 ones).
+QUANT_FORMAT_GEMM_DTYPE: dict[str, str] = {"mxfp4": "fp4", "nvfp4": "fp4", "mxfp8": "fp8", "fp8_e4m3": "fp8"}
+
+#: Vector FLOP to dequantise one 4-bit weight inside a MARLIN-style kernel (Frantar et al. 2024
+#: Sec. 4: a lop3 bit-trick turns packed INT4 into FP16 pairs, then one FP16x2 FMA applies zero point
+#: and scale): about 3 half-precision operations per 2 weights, counted as 1.5 FLOP at the device's
+#: vector (FP32) rate. ASSUMPTION (instruction count, not a measured time); Q4_0 / Q8_0 use the same.
+DEQUANT_FLOP_PER_WEIGHT = 1.5
+
+# Low-precision training casts (Transformer Engine, delayed/current per-tensor scaling; TE docs
+# "Using FP8 with Transformer Engine" and ``transformer_engine.pytorch.cpp_extensions.cast_transpose``):
+# the forward casts the input and the weight of every FP8 GEMM with one fused amax + scale + cast +
+# transpose kernel each, writing the row-major operand and its transpose (Hopper FP8 tensor cores
+# take only the TN layout, so the backward's wgrad/dgrad GEMMs need the transposed copies); the
+# backward casts the output gradient the same way.
+CAST_FLOP_PER_ELEM = 3.0  # |x| + running max (amax), scale multiply, convert (assumption, vector FLOP)
+CAST_COPIES = 2.0  # operand + its transpose written per cast (cast_transpose)
+CAST_KERNELS_FWD = 2.0  # per GEMM: input cast_transpose + weight cast_transpose
+CAST_KERNELS_BWD = 1.0  # per GEMM: output-gradient cast_transpose
 
 
 def _f(x):
@@ -162,6 +207,31 @@ def _norm_flop(model):
 def _norm_params(model):
     """Weights of one norm over ``h``: ``(1 + layernorm) h`` (ModelSpec.final_norm_params)."""
     return _f(model.final_norm_params())
+
+
+def gemm_casts(gemms, prec: Precision) -> dict[str, OpCost]:
+    """``lowp_cast`` / ``lowp_cast_grad`` of low-precision GEMMs ``[(m, n, k, weight_elems, calls)]``.
+
+    Forward, per GEMM: amax + cast + transpose of the input (``m k`` elements) and of the weight
+    (``weight_elems``): read at ``act_bytes``, write :data:`CAST_COPIES` copies at ``cast_bytes``;
+    backward: the same for the output gradient (``m n``). :data:`CAST_FLOP_PER_ELEM` vector FLOP
+    per element read. Zero when ``prec.cast_bytes`` is 0 (no low-precision training recipe).
+    """
+    on = (_f(prec.cast_bytes) > 0).astype(_f(0.0).dtype)
+    per_elem = _f(prec.act_bytes) + CAST_COPIES * _f(prec.cast_bytes)
+    fwd_e = sum(_f(m) * _f(k) + _f(w) for m, n, k, w, c in gemms)
+    bwd_e = sum(_f(m) * _f(n) for m, n, k, w, c in gemms)
+    calls = sum(_f(c) for *_, c in gemms)
+    return {
+        "lowp_cast": op(flops=CAST_FLOP_PER_ELEM * fwd_e, act_bytes=fwd_e * per_elem,
+                        kernels=CAST_KERNELS_FWD * calls).scaled(on),
+        "lowp_cast_grad": op(flops=CAST_FLOP_PER_ELEM * bwd_e, act_bytes=bwd_e * per_elem,
+                             kernels=CAST_KERNELS_BWD * calls).scaled(on),
+    }
+
+
+#: the cast operators, produced per block and summed over the blocks of a layer by ``layer_ops``
+CAST_OPS = ("lowp_cast", "lowp_cast_grad")
 
 
 # ------------------------------------------------------------------------------------ blocks
@@ -193,6 +263,7 @@ def attention_ops(model, tokens, attn: AttnWork, prec: Precision, tp=1) -> dict[
         "o_proj": gemm(t, h, nh_local * vd, prec, params=_f(model.o_proj_params_per_layer()) / tp_f),
         "attn_allreduce": op(comm_bytes=jnp.where(tp_f > 1, t * h * prec.act_bytes, 0.0), kernels=tp_f > 1),
         "attn_residual": vector(t * h, RESIDUAL_FLOP_PER_ELEM, prec.act_bytes, reads=2.0, kernels=0.0),
+        **gemm_casts([(t, qkv_elems / h, h, qkv_elems, 1.0), (t, h, nh_local * vd, nh_local * vd * h, 1.0)], prec),
     }
 
 
@@ -210,6 +281,7 @@ def dense_mlp_ops(model, tokens, prec: Precision, tp=1) -> dict[str, OpCost]:
         "mlp_down": gemm(t, h, f_local, prec, params=down_p),
         "mlp_allreduce": op(comm_bytes=jnp.where(_f(tp) > 1, t * h * prec.act_bytes, 0.0), kernels=_f(tp) > 1),
         "mlp_residual": vector(t * h, RESIDUAL_FLOP_PER_ELEM, prec.act_bytes, reads=2.0, kernels=0.0),
+        **gemm_casts([(t, gate * f_local, h, up_p, 1.0), (t, h, f_local, down_p, 1.0)], prec),
     }
 
 
@@ -247,15 +319,23 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
         "router_topk": vector(t * e, SOFTMAX_FLOP_PER_SCORE, prec.act_bytes).scaled(moe),
         "moe_up": op(flops=gemm_flops(pairs, gate * fe, h), weight_bytes=distinct * h * gate * fe * per_expert_shard
                      * prec.weight_bytes, act_bytes=pairs * (h + gate * fe) * prec.act_bytes, kernels=moe,
-                     rows=per_expert_rows, params=e * up_e / shards),
+                     rows=per_expert_rows, params=e * up_e / shards,
+                     vec_flops=_f(prec.dequant_flop) * distinct * h * gate * fe * per_expert_shard
+                     * dequant_passes(per_expert_rows)),
         "moe_act": vector(pairs * fe, ACTIVATION_FLOP_PER_ELEM, prec.act_bytes, reads=gate).scaled(moe),
         "moe_down": op(flops=gemm_flops(pairs, h, fe), weight_bytes=distinct * fe * h * per_expert_shard
                        * prec.weight_bytes, act_bytes=pairs * (fe + h) * prec.act_bytes, kernels=moe,
-                       rows=per_expert_rows, params=e * down_e / shards),
+                       rows=per_expert_rows, params=e * down_e / shards,
+                       vec_flops=_f(prec.dequant_flop) * distinct * fe * h * per_expert_shard
+                       * dequant_passes(per_expert_rows)),
         "shared_up": gemm(t, gate * fs, h, prec, kernels=(fs > 0), params=n_shared * up_e / tp_f),
         "shared_act": vector(t * fs, ACTIVATION_FLOP_PER_ELEM, prec.act_bytes, reads=gate, kernels=(fs > 0)),
         "shared_down": gemm(t, h, fs, prec, kernels=(fs > 0), params=n_shared * down_e / tp_f),
         "moe_all_to_all": op(comm_bytes=a2a, kernels=2.0 * split),
+        # casts of the local experts' operands (all local experts' weights) and of the shared experts
+        **gemm_casts([(pairs, gate * fe, h, e * up_e / shards, moe), (pairs, h, fe, e * down_e / shards, moe),
+                      (t, gate * fs, h, n_shared * up_e / tp_f, fs > 0), (t, h, fs, n_shared * down_e / tp_f, fs > 0)],
+                     prec),
     }
 
 
@@ -274,10 +354,12 @@ def layer_ops(model, tokens, attn: AttnWork, prec: Precision, tp=1, ep=1, dp=1) 
     dense = dense_mlp_ops(model, tokens, prec, tp)
     dense["mlp_norm"] = dense["mlp_norm"].scaled(1.0 - _f(model.parallel_block))
     moe = moe_ops(model, tokens, prec, tp, ep, dp)
+    a_c, d_c, m_c = ({k: blk.pop(k) for k in CAST_OPS} for blk in (att, dense, moe))
     zero_moe = {k: v.scaled(0.0) for k, v in moe.items()}
     zero_dense = {k: dense[k].scaled(0.0) for k in _MLP_DENSE}
     wrap = {k: dense[k] for k in _MLP_WRAP}
-    return {"dense": {**att, **dense, **zero_moe}, "moe": {**att, **wrap, **zero_dense, **moe}}
+    return {"dense": {**att, **dense, **zero_moe, **{k: a_c[k] + d_c[k] for k in CAST_OPS}},
+            "moe": {**att, **wrap, **zero_dense, **moe, **{k: a_c[k] + m_c[k] for k in CAST_OPS}}}
 
 
 def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str, OpCost]:
@@ -297,7 +379,8 @@ def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str,
         "final_norm": vector(lm * h, _norm_flop(model), prec.act_bytes, params=_norm_params(model)),
         "lm_head": op(flops=gemm_flops(lm, v_local, h), weight_bytes=h * v_local * prec.weight_bytes,
                       act_bytes=lm * h * prec.act_bytes + lm * v_local * LOGITS_BYTES, rows=lm,
-                      params=(1.0 - _f(model.tied_embeddings)) * h * v_local),
+                      params=(1.0 - _f(model.tied_embeddings)) * h * v_local,
+                      vec_flops=_f(prec.dequant_flop) * h * v_local * dequant_passes(lm)),
         "logits_softmax": vector(lm * v_local, SOFTMAX_FLOP_PER_SCORE, LOGITS_BYTES),
         "logits_gather": op(comm_bytes=jnp.where(_f(tp) > 1, lm * v_local * LOGITS_BYTES, 0.0), kernels=_f(tp) > 1),
         "pp_send_recv": op(comm_bytes=(_f(pp) - 1.0) * t * h * prec.act_bytes, kernels=_f(pp) - 1.0),
@@ -369,7 +452,7 @@ def op_field(ops: dict[str, OpCost], field: str):
 
 __all__ = [
     "ATTENTION", "AttnWork", "COMM", "COMM_OPS", "GEMM", "HEAD_OPS", "LAYER_OPS", "OP_EFF_CLASS", "OP_INFO",
-    "OP_KINDS", "OpCost", "OpInfo", "Precision", "QUANT_FORMAT_BYTES", "VECTOR", "attention_flops_per_token",
+    "OP_KINDS", "OpCost", "OpInfo", "Precision", "QUANT_FORMAT_BYTES", "QUANT_FORMAT_GEMM_DTYPE", "CAST_OPS", "DEQUANT_FLOP_PER_WEIGHT", "gemm_casts", "VECTOR", "attention_flops_per_token",
     "attention_ops", "attention_work", "dense_mlp_ops", "expected_distinct_experts", "forward_ops", "head_ops",
     "kv_cache_bytes_per_token", "kv_elems_per_token_layer", "layer_counts", "layer_ops", "matmul_flops",
     "moe_ops", "op_field", "param_counts", "qkv_weight_elems", "total_cost",

@@ -16,6 +16,14 @@ bandwidth, ``(e_c, e_m, F_half, B_half, t_kernel, R)`` the class's curve
 kernels have no GEMM-style start-up work (``F_half`` of the elementwise class defaults to 0; it
 is memory-bound work whose start-up cost is ``B_half`` and ``t_kernel``).
 
+Precision per operator: an operator marked ``OpInfo.lowp`` (the linear-layer GEMMs) runs in the
+hardware spec's low-precision GEMM dtype (FP8/FP4): ``P -> P r_p``, ``e_c -> e_c r_e``,
+``F_half -> F_half r_p r_e`` (``HwSpec.lowp_peak_ratio`` / ``lowp_eff_ratio``; both 1 without a
+low-precision dtype); attention matmuls do so only with ``HwSpec.attn_lowp`` = 1 (FP8 attention).
+Vector work inside a matrix kernel (weight dequantisation of W4A16 / Q4_0, ``OpCost.vec_flops``)
+adds ``F_vec / (P_vec e_c)`` to its compute term, so it hides under the weight stream while the
+kernel is memory-bound (MARLIN, Frantar et al. 2024) and shows once it is compute-bound.
+
 Collectives (:func:`collective_s`): the group of ``n`` ranks spaced ``stride`` apart in the
 device order (tensor parallel fastest) shares a node ``floor(devices_per_node / stride)`` at a
 time; intra-node phases run on the peer link, the rest on the per-device NIC share
@@ -44,30 +52,43 @@ def _f(x):
 
 
 # ------------------------------------------------------------------------------------ kernels
-def price_kernels(flops, nbytes, kernels, rows, cls_idx, hw: HwSpec, on_vector=None):
+def price_kernels(flops, nbytes, kernels, rows, cls_idx, hw: HwSpec, on_vector=None, lowp=None, vec_flops=None):
     """Seconds and bound (1 = compute, 0 = memory) of kernels of classes ``cls_idx`` (last axis).
 
     ``flops``, ``nbytes``, ``kernels``, ``rows`` broadcast against ``cls_idx`` (a NumPy int array of
     class indices into :data:`simulator.hw.HW_CLASSES`, static), with the hardware's batch axes in
     front. ``on_vector`` (static bool array, default: the elementwise class) marks work that runs at
-    the vector peak (e.g. the online softmax: vector work priced on the attention curve). This is
-    the formula of the module docstring, applied once for every caller.
+    the vector peak (e.g. the online softmax: vector work priced on the attention curve). ``lowp``
+    (static bool array, default none) marks GEMMs eligible for the low-precision GEMM dtype
+    (``OpInfo.lowp``); attention-class matrix work joins them when ``hw.attn_lowp`` is 1.
+    ``vec_flops`` (optional): vector FLOP inside each kernel (weight dequantisation,
+    ``OpCost.vec_flops``), added to its compute term at the vector peak:
+    ``F_vec / (P_vec e_c)``. This is the formula of the module docstring, applied once for every
+    caller.
     """
     cls_idx = np.asarray(cls_idx, dtype=int)
     vec = cls_idx == CLASS_INDEX["elementwise"] if on_vector is None else np.asarray(on_vector, dtype=bool)
     is_vec = jnp.asarray(vec)
     is_gemm = jnp.asarray(cls_idx == CLASS_INDEX["gemm"])
+    low = np.zeros_like(vec) if lowp is None else np.broadcast_to(np.asarray(lowp, dtype=bool), vec.shape)
+    attn_mm = (cls_idx == CLASS_INDEX["attention"]) & ~vec
 
     def pick(x):
         return jnp.take(x, jnp.asarray(cls_idx), axis=-1)
 
-    peak = jnp.where(is_vec, hw.vector_flops_per_s[..., None], hw.matrix_flops_per_s[..., None])
+    # share of each kernel's matrix work in the low-precision dtype (0 or 1), its peak and efficiency
+    u = jnp.where(jnp.asarray(low & ~vec), 1.0, jnp.where(jnp.asarray(attn_mm), _f(hw.attn_lowp)[..., None], 0.0))
+    r_p = 1.0 + u * (_f(hw.lowp_peak_ratio)[..., None] - 1.0)
+    r_e = 1.0 + u * (_f(hw.lowp_eff_ratio)[..., None] - 1.0)
+    peak = jnp.where(is_vec, hw.vector_flops_per_s[..., None], hw.matrix_flops_per_s[..., None] * r_p)
     flops_c = _f(flops)
     if hw.gemm_shape:  # GEMM-shape term of the gemm class: padded work F (M + R) / M
         flops_c = flops_c / gemm_row_utilisation(jnp.where(is_gemm, rows, 0.0),
                                                  jnp.asarray(hw.gemm_rows_half)[..., None])
-    e_c, e_m = pick(hw.class_compute_eff), pick(hw.class_memory_eff)
-    half_f = pick(hw.class_compute_half_flop) * kernels
+    if vec_flops is not None:  # vector work inside the kernel, in matrix-FLOP equivalents at this peak
+        flops_c = flops_c + _f(vec_flops) * peak / hw.vector_flops_per_s[..., None]
+    e_c, e_m = pick(hw.class_compute_eff) * r_e, pick(hw.class_memory_eff)
+    half_f = pick(hw.class_compute_half_flop) * kernels * r_p * r_e
     half_b = pick(hw.class_memory_half_bytes) * kernels
     bw = hw.mem_bytes_per_s[..., None]
     t = kernel_time_s(flops_c, nbytes, peak, bw, e_c, e_m, half_f, half_b, pick(hw.class_kernel_overhead_s) * kernels)
@@ -99,9 +120,11 @@ def collective_s(kind: str, nbytes, n, stride, hw: HwSpec):
 
     Priced with the hierarchical alpha-beta collectives of :mod:`simulator.collectives`. The NCCL
     model :func:`simulator.collectives.collective_time_s` (pipelined phases, NVLS, topologies) is
-    validated against nccl-tests but not wired here yet: with it, the 2021 DeepSpeed ZeRO-3 rows
-    go from -23..+2 % to +34..+230 % because ZeRO-3's many small per-bucket gathers (latency bound
-    over 1,000+ ranks) are not in the step model yet; both must land together (docs/training.md).
+    validated against nccl-tests but not wired here yet: with it (and ZeRO-3 gathers counted per
+    weight-holding operator, ``simulator.training.data_parallel``) the 2021 DeepSpeed ZeRO-3 rows of
+    Narayanan et al. 2021 Table 2 come out +29 % to +152 % too fast: at 384-2,240 ranks DeepSpeed's
+    2021 gathers ran far below NCCL's rail-striped ring bandwidth, and what slowed them is not
+    modelled yet (docs/training.md, "Collectives").
     """
     if kind == "send_recv":
         inter = (_f(stride) >= hw.devices_per_node) & (hw.inter_bytes_per_s > 0)
@@ -142,7 +165,7 @@ def comm_time_s(name: str, cost: O.OpCost, hw: HwSpec, tp, pp, ep):
 # ----------------------------------------------------------------------------- operator sets
 def _stack_ops(ops: dict[str, O.OpCost], names):
     return {f: jnp.stack(jnp.broadcast_arrays(*[_f(getattr(ops[n], f)) for n in names]), axis=-1)
-            for f in ("flops", "weight_bytes", "act_bytes", "kv_bytes", "kernels", "rows")}
+            for f in ("flops", "weight_bytes", "act_bytes", "kv_bytes", "kernels", "rows", "vec_flops")}
 
 
 def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded=0.0):
@@ -158,7 +181,8 @@ def _compute_op_times(ops: dict[str, O.OpCost], hw: HwSpec, weights_offloaded=0.
     nbytes = st["weight_bytes"] * w_scale[..., None] + st["act_bytes"] + st["kv_bytes"]
     cls = np.asarray([CLASS_INDEX[O.OP_INFO[n].eff_class] for n in names])
     on_vector = np.asarray([O.OP_INFO[n].kind == O.VECTOR for n in names])
-    t, bound = price_kernels(st["flops"], nbytes, st["kernels"], st["rows"], cls, hw, on_vector)
+    lowp = np.asarray([O.OP_INFO[n].lowp for n in names])
+    t, bound = price_kernels(st["flops"], nbytes, st["kernels"], st["rows"], cls, hw, on_vector, lowp, st["vec_flops"])
     return names, t, bound
 
 

@@ -14,7 +14,8 @@ Input columns (defaults in brackets): ``model``; ``hardware`` (device name/path)
 ``batch`` [1], ``input_len`` [1024], ``output_len`` [128], ``tp`` ``pp`` ``ep`` ``dp`` [1],
 ``weight_dtype`` [= act], ``act_dtype`` [auto: bf16, fp16, fp32], ``kv_dtype`` [= act],
 ``chunk`` [0], ``block_size`` [16], ``weights_offloaded`` [0], ``tp_overlap`` [0],
-``workspace_bytes`` [1e9], ``spec_gamma`` [0], ``spec_accept`` [0], ``draft_model`` [none].
+``workspace_bytes`` [1e9], ``spec_gamma`` [0], ``spec_accept`` [0], ``draft_model`` [none],
+``engine`` [none] (serving engine whose host time is added per step, :data:`simulator.engines.ENGINES`).
 
 Invalid rows (``errors="raise"``, the default) raise one ``ConfigError`` naming the first bad row
 and the reason; with ``errors="mark"`` they get ``valid = False``, the reason in ``error`` and NaN
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import ops as O
+from simulator.engines import ENGINES
 from simulator.errors import ConfigError
 from simulator.hw import HwSpec, build_hw
 from simulator.models import stack_specs
@@ -122,8 +124,8 @@ def _codes(values):
     return np.asarray(codes), list(uniq)
 
 
-def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, experts, errors: str):
-    """Vectorised validity checks; returns the reason per row ('' = valid)."""
+def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, experts, errors: str, extra=()):
+    """Vectorised validity checks (plus ``extra`` ``(mask, reason)`` pairs); returns the reason per row ('' = valid)."""
     code = np.zeros(len(df), dtype=np.int8)
     messages = [""]
 
@@ -145,12 +147,35 @@ def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, exper
     flag((ep > 1) & (experts == 0), "ep > 1 for a dense model")
     flag((ep > 1) & ((np.mod(experts, ep) != 0) | (np.mod(tp * arrays["dp"], ep) != 0)),
          "ep must divide num_experts and tp * dp")
+    chunk = arrays["chunk"]
+    flag((chunk > 0) & (chunk <= arrays["batch"]), "chunk <= batch leaves no prefill budget (chunk 0 or > batch)")
+    for mask, text in extra:
+        flag(mask, text)
     bad = np.flatnonzero(code)
     if errors == "raise" and bad.size:
         i = int(bad[0])
         raise ConfigError(f"sweep row {i}: {messages[code[i]]} (model {df['model'].iloc[i]})")
     return code == 0, pd.Categorical.from_codes(code, categories=messages) if bad.size else np.full(
         len(df), "", dtype=object)
+
+
+def _engine_columns(df: pd.DataFrame):
+    """``engine_step_s`` / ``engine_seq_s`` / ``engine_host_share`` per row from the optional ``engine``
+    column (missing = ``none``), and the mask of rows naming an unknown engine."""
+    n = len(df)
+    zeros = {k: np.zeros(n, dtype=np.float32) for k in ("engine_step_s", "engine_seq_s", "engine_host_share")}
+    if "engine" not in df.columns:
+        return zeros, np.zeros(n, dtype=bool)
+    codes, uniq = _codes(df["engine"])
+    table = []
+    for u in uniq:
+        key = "none" if u is None or (isinstance(u, float) and np.isnan(u)) else str(u).strip().lower()
+        e = ENGINES.get(key)
+        table.append((np.nan, np.nan, np.nan) if e is None else (e.step_s, e.per_sequence_s, e.host_share))
+    vals = np.asarray(table, dtype=np.float64)[codes]
+    bad = np.isnan(vals[:, 0])
+    vals = np.nan_to_num(vals)
+    return {k: vals[:, i].astype(np.float32) for i, k in enumerate(zeros)}, bad
 
 
 def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
@@ -210,9 +235,12 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
-    valid, reason = _check(df, arrays, heads, layers, experts, errors)
+    eng_arrays, eng_bad = _engine_columns(df)
+    valid, reason = _check(df, arrays, heads, layers, experts, errors,
+                           extra=[(eng_bad, f"engine must be one of {', '.join(ENGINES)}")])
     # invalid rows are evaluated with a harmless layout, then masked
     safe = arrays if valid.all() else {k: np.where(valid, v, NUMERIC_DEFAULTS[k]) for k, v in arrays.items()}
+    safe = {**safe, **{k: np.where(valid, v, 0.0) for k, v in eng_arrays.items()}}
 
     drafts = None
     if "draft_model" in df.columns and df["draft_model"].notna().any():

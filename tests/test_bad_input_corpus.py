@@ -146,13 +146,17 @@ def fx(tmp_path_factory) -> dict[str, str]:
     return out
 
 
-def _lines() -> list[tuple[int, str, str, str]]:
+def _lines() -> list:
     rows = []
     for i, line in enumerate(CORPUS.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         code, word, argv = (part.strip() for part in line.split("|", 2))
-        rows.append((i, int(code), word, argv))
+        marks = ()
+        if code.endswith("x"):  # a known failure, reported to the module's owner
+            code = code[:-1]
+            marks = (pytest.mark.xfail(strict=False, reason="known bad-input gap of this command (see corpus header)"),)
+        rows.append(pytest.param(i, int(code), word, argv, marks=marks, id=f"line{i}"))
     return rows
 
 
@@ -175,7 +179,7 @@ def _run(argv: list[str]) -> tuple[int, str, str, float]:
     return code, out.getvalue(), err.getvalue(), time.perf_counter() - t0
 
 
-@pytest.mark.parametrize("lineno,code,word,argv", ROWS, ids=[f"line{r[0]}" for r in ROWS])
+@pytest.mark.parametrize("lineno,code,word,argv", ROWS)
 def test_corpus_line(lineno, code, word, argv, fx, tmp_path_factory, monkeypatch):
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("SIMLAB_OFFLINE", "1")  # a corpus run never downloads

@@ -202,6 +202,8 @@ def test_huge_model_reports_not_fitting(capsys):
     (["predict", "serve", "--model", "llama-3-8b", "--hardware", "h1000"], "h1000"),
     (["predict", "serve", "--model", "llama-3-8b", "--hardware", "h100", "--batch", "x"], "--batch"),
     (["fit", "chinchilla", "--plot", "/nope/x/fit.png"], "--plot"),
+    (["fit", "--law", "chinchilla", "--csv", "/dev/null"], "--csv"),
+    (["predict", "optimal", "--compute", "1e22", "--nominal-mfu", "nan"], "--nominal-mfu"),
 ])
 def test_installed_script(argv, word):
     """The `simlab` script itself: exit 2, one line on stderr, no traceback."""

@@ -179,3 +179,27 @@ def test_prefix_cache_and_engine_overhead():
         simulate(MODEL, HW, w, prefix_hit=1.5)
     old = simulate(MODEL, HW, w, engine="vllm-v0.5").summary
     assert old["tpot_p50_s"] > base["tpot_p50_s"] + 3e-3  # >= 4 ms host time per step (vLLM RFC #6854)
+
+
+def test_colocated_vs_disaggregated_same_devices():
+    from simulator.requests.capacity import colocated_vs_disaggregated
+
+    lw = unit_workload(300, "512", "64", seed=0)
+    out = colocated_vs_disaggregated(MODEL, HW, lw, gpus=2, slo_ttft_s=0.5, slo_tpot_s=0.05, rtol=0.1)
+    assert out["colocated"].devices == 2 and out["disaggregated"][(1, 1)].devices == 2
+    assert out["colocated"].reachable and out["disaggregated"][(1, 1)].reachable
+    assert out["best"] in ("colocated", "1 prefill + 1 decode")
+    with pytest.raises(ConfigError, match="multiple"):
+        colocated_vs_disaggregated(MODEL, HW, lw, gpus=3, tp=2, slo_ttft_s=0.5)
+
+
+def test_pipeline_parallel_runs_pp_virtual_engines():
+    """pp = 2: two micro-batches in flight (vLLM virtual engines): more throughput under a burst,
+    a longer pipeline latency per token when lightly loaded."""
+    burst = synthetic(1500, 1e4, "1024", "128", arrival="uniform", seed=0)
+    one = simulate(MODEL, None, burst, system="dgx-h100", tp=1, pp=1).summary
+    two = simulate(MODEL, None, burst, system="dgx-h100", tp=1, pp=2).summary
+    assert two["output_tokens_per_s"] > 1.2 * one["output_tokens_per_s"] and two["devices"] == 2
+    light = synthetic(20, 0.01, "1024", "64", arrival="uniform", seed=0)
+    assert (simulate(MODEL, None, light, system="dgx-h100", pp=2).summary["tpot_p50_s"]
+            > simulate(MODEL, None, light, system="dgx-h100", pp=1).summary["tpot_p50_s"])

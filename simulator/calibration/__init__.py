@@ -2,11 +2,15 @@
 
 Sub-modules (import what you need; heavy ones import JAX):
 
-* :mod:`~simulator.calibration.suite`     JAX kernel suite (GEMM grid per dtype, copy/triad streams,
-  GELU/RMSNorm/softmax, prefill/decode attention, all-reduce/all-gather on several devices), timed
-  with warm-up and interleaved repeats, written incrementally to Parquet;
+* :mod:`~simulator.calibration.kernel_cases` the suite's kernels (GEMM grid per dtype, copy/triad
+  streams, GELU/RMSNorm/softmax, prefill/decode attention, all-reduce/all-gather on several devices)
+  and their work counts;
+* :mod:`~simulator.calibration.suite`     the kernel suite: timed with warm-up and interleaved repeats,
+  written incrementally to Parquet;
+* :mod:`~simulator.calibration.model`     predicted row times for efficiency parameters (through
+  :func:`simulator.roofline.kernel_time_s` and :mod:`simulator.collectives`) and the fit objective;
 * :mod:`~simulator.calibration.fit`       gradient fit (optax, float64) of the ``Efficiency`` fields
-  through :func:`simulator.roofline.kernel_time_s` and :mod:`simulator.collectives`;
+  and a device's profile from measured rows;
 * :mod:`~simulator.calibration.profile`   profile JSON (``data/calibration/<device>.json``): read,
   write, apply to a ``Device``;
 * :mod:`~simulator.calibration.measured`  Vidur and LLMCompass tables as ``(flops, bytes, time)`` rows;

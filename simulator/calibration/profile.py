@@ -19,8 +19,20 @@ A profile (``data/calibration/<device>.json`` for the ones shipped with simlab, 
       "classes": {"gemm": {"compute": ..., "memory": ..., "compute_half_flop": ..., "memory_half_bytes": ...,
                            "kernel_overhead_s": ..., "gemm_rows_half": ...},   # gemm_rows_half optional
                   "elementwise": {...}, "attention": {...}, "collective": {"link": ...}},   # optional
-      "class_per_dtype": {"bf16": {"compute": ..., "compute_half_flop": ...}}           # optional, GEMM class
+      "class_per_dtype": {"bf16": {"compute": ..., "compute_half_flop": ...}},          # optional, GEMM class
+      "held_out": {"rule": ..., "tables": {"vidur-a100": {"rows": ..., "median_abs_pct_catalog": ...,
+                   "median_abs_pct_calibrated": ..., "p90_abs_pct_catalog": ..., "p90_abs_pct_calibrated": ...}},
+                   "default": false}                                                 # optional, see below
     }
+
+Defaults that cannot degrade: ``--calibration default`` (and ``calibration="default"``) applies the
+shipped profile ``data/calibration/<device>.json`` only when it qualifies (:data:`DEFAULT_RULE`,
+:func:`qualifies_as_default`): on every measured table of its device other than the one it was
+fitted on (:func:`held_out_tables`; at least one) its median |error| is below the catalog's and its
+p90 |error| is not above it. ``held_out`` records that evaluation; it is computed by
+:func:`evaluate_held_out` (written by :func:`record_held_out`, never typed by hand) and a test
+recomputes it. A profile that does not qualify stays opt-in by name or path
+(``--calibration a100-sxm4-80gb``); :func:`default_profile` says which profile, if any, is the default.
 
 ``classes`` (optional; profiles written before kernel classes existed have none and still load) maps
 onto ``hardware_db.Efficiency.classes``: each kernel class's own curve, fitted jointly
@@ -68,6 +80,7 @@ class CalibrationProfile:
     software: dict[str, str] = field(default_factory=dict)
     classes: dict[str, dict[str, float]] = field(default_factory=dict)
     class_per_dtype: dict[str, dict[str, float]] = field(default_factory=dict)
+    held_out: dict[str, Any] = field(default_factory=dict)
     path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,7 +171,7 @@ def profile_from_dict(d: Any, where: str = "calibration profile") -> Calibration
                               backend=str(d.get("backend", "table")), date_utc=str(d.get("date_utc", "")),
                               per_dtype=per_clean, link_latency_s=lat, peaks_raised=raised,
                               fit=dict(d.get("fit") or {}), software=dict(d.get("software") or {}),
-                              classes=classes, class_per_dtype=cpd)
+                              classes=classes, class_per_dtype=cpd, held_out=dict(d.get("held_out") or {}))
 
 
 def read_profile(path: str | Path) -> CalibrationProfile:
@@ -216,6 +229,96 @@ def default_profile_path(device_name: str) -> Path:
     return PROFILE_DIR / f"{profile_slug(device_name)}.json"
 
 
+#: when a shipped profile may be a default (see the module doc)
+DEFAULT_RULE = ("default only if, on every held-out measured table of its device other than the one it was "
+                "fitted on (at least one), median |error| is below the catalog's and p90 |error| is not above it")
+
+
+def held_out_tables(profile: CalibrationProfile) -> list[str]:
+    """Measured tables of the profile's device other than the one it was fitted on: the per-kernel tables
+    of :data:`simulator.calibration.measured.TABLE_DEVICE` and ``measured-public`` (rows on that device)."""
+    from hardware_db import load_device
+    from simulator.calibration import measured
+    from simulator.calibration.validate import PUBLIC_DEVICES
+
+    fitted = str(profile.fit.get("table", "")).lower()
+    out = [t for t, dev in measured.TABLE_DEVICE.items() if matches_device(profile, load_device(dev))]
+    if any(matches_device(profile, load_device(d)) for d in set(PUBLIC_DEVICES.values())):
+        out.append("measured-public")
+    return [t for t in out if t != fitted]
+
+
+def evaluate_held_out(profile: CalibrationProfile | str | Path) -> dict[str, Any]:
+    """Catalog vs calibrated median and p90 |error| on each :func:`held_out_tables` table (computed
+    with :mod:`simulator.calibration.validate`), with the :func:`qualifies_as_default` verdict."""
+    from simulator.calibration import validate as V
+
+    if not isinstance(profile, CalibrationProfile):
+        profile = read_profile(profile)
+    tables = {}
+    for name in held_out_tables(profile):
+        if name == "measured-public":
+            stats, _ = V.validate_public(profile.path)
+        else:
+            stats, _, _ = V.validate_table(name, profile.path)
+        total = stats[stats.op == "all"].set_index("calibration")
+        tables[name] = {"rows": int(total.loc["catalog", "n"]),
+                        "median_abs_pct_catalog": round(float(total.loc["catalog", "median_abs_pct"]), 3),
+                        "median_abs_pct_calibrated": round(float(total.loc["calibrated", "median_abs_pct"]), 3),
+                        "p90_abs_pct_catalog": round(float(total.loc["catalog", "p90_abs_pct"]), 3),
+                        "p90_abs_pct_calibrated": round(float(total.loc["calibrated", "p90_abs_pct"]), 3)}
+    out = {"rule": DEFAULT_RULE, "fitted_on": str(profile.fit.get("table", "")), "tables": tables}
+    out["default"] = qualifies_as_default(out)
+    return out
+
+
+def qualifies_as_default(held_out: dict[str, Any]) -> bool:
+    """:data:`DEFAULT_RULE` on a ``held_out`` record (the numbers, not its ``default`` flag)."""
+    tables = (held_out or {}).get("tables") or {}
+    return bool(tables) and all(
+        t["median_abs_pct_calibrated"] < t["median_abs_pct_catalog"]
+        and t["p90_abs_pct_calibrated"] <= t["p90_abs_pct_catalog"] for t in tables.values())
+
+
+def record_held_out(path: str | Path) -> CalibrationProfile:
+    """Recompute :func:`evaluate_held_out` for the profile at ``path`` and write it into the file."""
+    prof = read_profile(path)
+    prof.held_out = evaluate_held_out(prof)
+    write_profile(prof, prof.path)
+    return prof
+
+
+def default_profile(device_name: str) -> Path | None:
+    """The shipped profile of ``device_name`` if it qualifies as a default (:data:`DEFAULT_RULE`), else None."""
+    p = default_profile_path(device_name)
+    if not p.is_file():
+        return None
+    return p if qualifies_as_default(read_profile(p).held_out) else None
+
+
+def default_note(device_name: str) -> str:
+    """One line saying why ``device_name`` has no default profile (missing, or opt-in with its numbers)."""
+    p = default_profile_path(device_name)
+    if not p.is_file():
+        return f"no shipped calibration profile for {device_name}; catalog efficiencies"
+    h = read_profile(p).held_out
+    tables = h.get("tables") or {}
+    if not tables:
+        return (f"shipped profile {p.name} is opt-in (no held-out table to show it improves predictions); "
+                f"catalog efficiencies (pass --calibration {p.stem} to use it)")
+    worse = "; ".join(f"{k} median {v['median_abs_pct_catalog']:.1f}% -> {v['median_abs_pct_calibrated']:.1f}%, "
+                      f"p90 {v['p90_abs_pct_catalog']:.0f}% -> {v['p90_abs_pct_calibrated']:.0f}%"
+                      for k, v in tables.items())
+    return f"shipped profile {p.name} is opt-in ({worse}); catalog efficiencies (pass --calibration {p.stem} to use it)"
+
+
+def resolve_default(calibration, device_name: str):
+    """``calibration`` with ``"default"`` resolved: the qualifying shipped profile's path or None."""
+    if isinstance(calibration, str) and calibration.strip().lower() == "default":
+        return default_profile(device_name)
+    return calibration
+
+
 def matches_device(profile: CalibrationProfile, device) -> bool:
     """True when the profile's device is ``device.name`` or one of its aliases (case-insensitive)."""
     names = {str(device.name).lower(), *(str(a).lower() for a in getattr(device, "aliases", ()))}
@@ -261,17 +364,13 @@ def apply_profile(device, profile: CalibrationProfile | str | Path, dtype: str |
 
 
 def load_calibrated_device(name_or_path: str, calibration: str | Path | None = None, dtype: str | None = None):
-    """Catalog device ``name_or_path`` with ``calibration`` applied (a profile path, or ``"default"``
-    for ``data/calibration/<device>.json``; ``None`` leaves the catalog efficiency)."""
+    """Catalog device ``name_or_path`` with ``calibration`` applied (a profile path or shipped name, or
+    ``"default"``: the shipped profile when it qualifies as a default, :func:`default_profile`, else
+    the catalog efficiency; ``None`` leaves the catalog efficiency)."""
     from hardware_db import load_device
 
     device = load_device(name_or_path)
+    calibration = resolve_default(calibration, device.name)
     if calibration is None:
         return device
-    if str(calibration) == "default":
-        path = default_profile_path(device.name)
-        if not path.is_file():
-            raise CalibrationError(f"no shipped calibration profile for '{device.name}' (expected {path}); "
-                                   "run `simlab calibrate` to make one")
-        calibration = path
     return apply_profile(device, calibration, dtype=dtype)

@@ -125,7 +125,7 @@ def validate_table(name: str, calibration=None) -> tuple[pd.DataFrame, pd.DataFr
     """
     from hardware_db import load_device
     from simulator.calibration import measured
-    from simulator.calibration.profile import apply_profile, default_profile_path, read_profile
+    from simulator.calibration.profile import apply_profile, default_note, default_profile, read_profile
 
     key = str(name).lower()
     if key not in measured.TABLES:
@@ -134,9 +134,9 @@ def validate_table(name: str, calibration=None) -> tuple[pd.DataFrame, pd.DataFr
     notes: list[str] = []
     profile = None
     if calibration is not None:  # read (and check) the profile before loading any data
-        path = default_profile_path(device.name) if str(calibration) == "default" else calibration
-        if str(calibration) == "default" and not path.is_file():
-            notes.append(f"no shipped profile for {device.name} ({path}); catalog only")
+        path = default_profile(device.name) if str(calibration) == "default" else calibration
+        if path is None:  # no shipped profile, or one that does not qualify as a default (profile.DEFAULT_RULE)
+            notes.append(default_note(device.name))
         else:
             profile = read_profile(path)
             apply_profile(device, profile)  # refuses a profile for another device
@@ -284,7 +284,7 @@ def validate_public(calibration="default", csv_path=None) -> tuple[pd.DataFrame,
     Training rows are left to the training simulator's validation.
     """
     from hardware_db import load_device
-    from simulator.calibration.profile import apply_profile, default_profile_path, read_profile
+    from simulator.calibration.profile import apply_profile, default_note, default_profile, read_profile
 
     df = pd.read_csv(public_csv_path(csv_path))
     notes = ["errors on time per unit (per token / GEMM / all-reduce); training rows are not covered here"]
@@ -293,8 +293,12 @@ def validate_public(calibration="default", csv_path=None) -> tuple[pd.DataFrame,
         dev = load_device(PUBLIC_DEVICES[row["device"]])
         prof = None
         if calibration is not None:
-            path = default_profile_path(dev.name) if str(calibration) == "default" else calibration
-            prof = read_profile(path)
+            path = default_profile(dev.name) if str(calibration) == "default" else calibration
+            if path is None:  # the shipped profile does not qualify as a default (profile.DEFAULT_RULE)
+                if default_note(dev.name) not in notes:
+                    notes.append(default_note(dev.name))
+            else:
+                prof = read_profile(path)
         t_cat = _public_prediction(row, dev)
         if t_cat is None:
             if row["workload_kind"] != "training":
@@ -308,7 +312,7 @@ def validate_public(calibration="default", csv_path=None) -> tuple[pd.DataFrame,
     if not out:
         raise CalibrationError("no row of measured_public.csv maps to a device with a calibration profile")
     rows = pd.DataFrame(out)
-    if calibration is not None:
+    if calibration is not None and "predicted_calibrated_s" in rows:
         notes.append(f"calibrated = {calibration if str(calibration) != 'default' else 'data/calibration/<device>.json'}")
     notes.append("llama.cpp 'NVIDIA A100 80GB' is taken as A100-SXM4-80GB (form factor not stated); "
                  "decode = llama-bench tg128 from an empty context, prompt = pp512, batch 1")

@@ -23,6 +23,10 @@ rows without a catalog price have NaN cost and drop out of that front).
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +35,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from simulator.design_space.errors import SweepError
-from simulator.design_space.runner import MANIFEST, PART_RE, completed_chunks, read_manifest
+from simulator.design_space.output import MANIFEST, PART_RE, completed_chunks, read_manifest
 
 SUMMARY_DIR = "_summary"
 PRICE_COLUMN = "usd_per_million_output_tokens"
@@ -271,11 +275,13 @@ def summarize(out_dir: str | Path, *, write: bool = True, plots: bool = True) ->
     if write:
         sdir = out / SUMMARY_DIR
         sdir.mkdir(exist_ok=True)
-        best.to_csv(sdir / "best.csv", index=False)
+        with _atomic(sdir / "best.csv") as tmp:
+            best.to_csv(tmp, index=False)
         summary.files.append(str(sdir / "best.csv"))
         for f in fronts:
             path = sdir / f"pareto_{f.name}.csv"
-            front_tables[f.name].to_csv(path, index=False)
+            with _atomic(path) as tmp:
+                front_tables[f.name].to_csv(tmp, index=False)
             summary.files.append(str(path))
             if plots and not front_tables[f.name].empty:
                 png = sdir / f"pareto_{f.name}.png"
@@ -284,8 +290,22 @@ def summarize(out_dir: str | Path, *, write: bool = True, plots: bool = True) ->
     return summary
 
 
+@contextmanager
+def _atomic(final: str | Path) -> Iterator[Path]:
+    """A hidden temporary file next to ``final`` (same suffix, so writers infer the format), renamed
+    onto ``final`` when the block succeeds: a reader never sees a half-written CSV or PNG."""
+    final = Path(final)
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex}.tmp{final.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():  # our own incomplete temporary file only
+            tmp.unlink()
+
+
 def _part(out: Path, chunk: int) -> str:
-    from simulator.design_space.runner import part_name
+    from simulator.design_space.output import part_name
 
     name = part_name(chunk)
     if (out / name).exists():
@@ -330,8 +350,11 @@ def plot_front(df: pd.DataFrame, front: Front, hw_col: str = "hardware", path: s
     ax.legend(fontsize=7, ncol=2)
     if own and path is not None:
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        try:
+            with _atomic(path) as tmp:
+                fig.savefig(tmp, dpi=110)
+        finally:
+            plt.close(fig)
     return ax
 
 

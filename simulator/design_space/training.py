@@ -4,7 +4,10 @@
 and returns the step-time model of :func:`simulator.training.train_step` for every row, vectorised:
 model names and (system, device count, dtype) triples are factorised, each distinct one is loaded
 once into a stacked pytree, and one jitted ``jax.vmap(train_step)`` gathers the rows and
-evaluates fixed-size blocks (padded), so a sweep compiles once per block shape and option set.
+evaluates blocks padded to a power-of-two row count (:func:`bucket_rows`: at least 8, at most
+``block_rows``), so a sweep compiles once per block shape and option set, and a call with a few
+configurations pays for a few rows, not for a whole block. The stacked model and hardware tables are
+padded the same way, so calls with different numbers of distinct models reuse a compilation.
 
 Input columns (defaults in brackets): ``model``; ``system`` (a catalog system, scaled with
 ``System.for_devices``) or ``hardware`` (a device: one node holding all devices); ``num_devices``;
@@ -38,6 +41,7 @@ from simulator import layout_rule
 from simulator.design_space.errors import SweepError
 
 BLOCK_ROWS = 1 << 16
+MIN_ROWS = 8  # smallest padded block (power-of-two buckets from here up to the block size)
 DEFAULTS = {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "micro_batch": 1, "virtual_stages": 1, "zero": 0}
 TEXT_DEFAULTS = {"recompute": "selective", "offload": "none", "dtype": "bf16"}
 FLAG_DEFAULTS = {"flash_attention": 1, "sequence_parallel": 1}
@@ -62,6 +66,19 @@ def _text(df: pd.DataFrame, name: str, default: str) -> pd.Series:
     if name not in df:
         return pd.Series([default] * len(df), dtype=object)
     return df[name].astype(object).where(df[name].notna(), default).astype(str).str.strip().str.lower()
+
+
+def bucket_rows(n: int, cap: int = BLOCK_ROWS) -> int:
+    """Rows a call of ``n`` rows is padded to: the next power of two >= max(n, 8), at most ``cap``."""
+    return int(min(cap, max(MIN_ROWS, 1 << (max(int(n), 1) - 1).bit_length())))
+
+
+def _pad_rows(table, size: int):
+    """A stacked pytree table padded to ``size`` rows by repeating its last row (indices unchanged)."""
+    rows = int(jax.tree_util.tree_leaves(table)[0].shape[0])
+    if rows >= size:
+        return table
+    return jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], size - rows, axis=0)]), table)
 
 
 @partial(jax.jit, static_argnames=("opts", "with_tokens"))
@@ -105,7 +122,7 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
 
     m_codes, m_names = pd.factorize(df["model"].astype(str))
     specs = [load_model(name) for name in m_names]
-    models = stack_specs(specs)
+    models = _pad_rows(stack_specs(specs), bucket_rows(len(specs), 1 << 30))
     heads = np.asarray([int(s.num_heads) for s in specs], dtype=float)[m_codes]
     layers = np.asarray([int(s.num_layers) for s in specs], dtype=float)[m_codes]
     experts = np.asarray([int(s.num_experts) for s in specs], dtype=float)[m_codes]
@@ -168,17 +185,18 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
                    "first_stage_layers": np.where(valid, first_l, 0.0), "last_stage_layers": np.where(valid, last_l, 0.0)}
     names = [f.name for f in dataclasses.fields(Layout)]
     if hws[0] is not None:
-        stacked_hw = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws)
+        stacked_hw = _pad_rows(jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws),
+                               bucket_rows(len(hws), 1 << 30))
         safe_B = np.where(valid, B, 1.0)
         safe_S = np.where(valid, S, 1.0)
         opt_key = texts["dtype"] + "|" + pd.Series(flags["flash_attention"]).astype(str) + "|" + \
             pd.Series(flags["sequence_parallel"]).astype(str)
         o_codes, o_keys = pd.factorize(opt_key)
-        size = min(block_rows, max(n, 1))
         for oi, ok in enumerate(o_keys):  # a handful of static option sets, not rows
             dtype, fa, sp = ok.split("|")
             opts = TrainOptions(dtype=dtype, flash_attention=bool(float(fa)), sequence_parallel=bool(float(sp)))
             rows = np.flatnonzero(o_codes == oi)
+            size = bucket_rows(len(rows), block_rows)  # power-of-two blocks: few compilations, little padding
             for start in range(0, len(rows), size):  # blocks of rows
                 idx = rows[start:start + size]
                 pad = size - len(idx)
@@ -205,4 +223,4 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
     return res
 
 
-__all__ = ["train_table"]
+__all__ = ["BLOCK_ROWS", "bucket_rows", "train_table"]

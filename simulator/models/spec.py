@@ -1,6 +1,7 @@
 """``ModelSpec``: the architecture of a decoder-only transformer LLM as a JAX pytree.
 
-A ``ModelSpec`` is a frozen dataclass registered with ``jax.tree_util.register_dataclass``. Every
+A ``ModelSpec`` is a frozen dataclass registered with ``jax.tree_util.register_dataclass`` (when JAX
+is imported: :mod:`simulator.lazy_jax`; this module itself does not import JAX). Every
 numeric field is a pytree *leaf*, so specs can be stacked (``stack_specs``) and pushed through
 ``jax.vmap`` / ``jax.jit``; ``name`` is static metadata. Flags are encoded as integers (0/1) so
 that every method is plain arithmetic: the same code runs on Python ints (exact integer results)
@@ -67,14 +68,14 @@ it raises ``ModelError`` naming the field and what is allowed, and is skipped wh
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from simulator.errors import ModelError
+from simulator.lazy_jax import register_dataclass_when_jax_loads
+from simulator.models.batch import stack_specs  # noqa: F401  (re-exported)
+from simulator.models.checks import _FLAGS, _POSITIVE, check_spec  # noqa: F401  (_FLAGS, _POSITIVE re-exported)
 
 #: Fields that must be given (everything else defaults to 0).
 REQUIRED_FIELDS = (
@@ -91,20 +92,9 @@ REQUIRED_FIELDS = (
     "layernorm",
 )
 
-_POSITIVE = ("num_layers", "hidden_size", "num_heads", "num_kv_heads", "head_dim", "vocab_size")
-_FLAGS = (
-    "gated_mlp",
-    "tied_embeddings",
-    "layernorm",
-    "mlp_bias",
-    "learned_pos_emb",
-    "parallel_block",
-    "qk_norm",
-    "router_bias",
-)
 
 
-@jax.tree_util.register_dataclass
+@register_dataclass_when_jax_loads  # a pytree from `import jax` on; importing this module does not import JAX
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """Architecture of a decoder-only transformer (all sizes are counts of elements, not bytes).
@@ -202,11 +192,6 @@ class ModelSpec:
         """All fields as a plain dict (``name`` first)."""
         return {name: getattr(self, name) for name in self.field_names()}
 
-    def _is_concrete(self) -> bool:
-        return all(
-            isinstance(getattr(self, n), (int, float, np.integer, np.floating)) for n in self.field_names()[1:]
-        )
-
     def check(self) -> ModelSpec:
         """Check the architecture; return ``self`` or raise ``ModelError`` naming the field.
 
@@ -215,79 +200,7 @@ class ModelSpec:
 
         Skipped (returns ``self``) when any leaf is an array or a tracer, i.e. inside ``vmap``/``jit``.
         """
-        if not self._is_concrete():
-            return self
-        label = f"model '{self.name}'"
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ModelError(f"model name must be a non-empty string, got {self.name!r}")
-        v = {}
-        for n in self.field_names()[1:]:
-            x = getattr(self, n)
-            if isinstance(x, (bool, np.bool_)):
-                x = int(x)
-            if isinstance(x, (float, np.floating)):
-                if not float(x).is_integer():
-                    raise ModelError(f"{label}: field '{n}' = {x} must be a whole number")
-                x = int(x)
-            v[n] = int(x)
-        for n in _POSITIVE:
-            if v[n] <= 0:
-                raise ModelError(f"{label}: field '{n}' = {v[n]} must be a positive integer")
-        for n, x in v.items():
-            if x < 0:
-                raise ModelError(f"{label}: field '{n}' = {x} must be >= 0")
-        for n in _FLAGS:
-            if v[n] not in (0, 1):
-                raise ModelError(f"{label}: field '{n}' = {v[n]} must be 0 or 1")
-        if v["attention_bias"] not in (0, 1, 2):
-            raise ModelError(
-                f"{label}: field 'attention_bias' = {v['attention_bias']} must be 0 (none), "
-                "1 (q, k, v, o) or 2 (q, k, v only)"
-            )
-        if v["num_kv_heads"] > v["num_heads"] or v["num_heads"] % v["num_kv_heads"]:
-            raise ModelError(
-                f"{label}: field 'num_kv_heads' = {v['num_kv_heads']} must divide num_heads = {v['num_heads']}"
-            )
-        if v["num_experts"] > 0:
-            if not 1 <= v["experts_per_token"] <= v["num_experts"]:
-                raise ModelError(
-                    f"{label}: field 'experts_per_token' = {v['experts_per_token']} must be between 1 and "
-                    f"num_experts = {v['num_experts']}"
-                )
-            if v["expert_ffn_size"] <= 0:
-                raise ModelError(f"{label}: field 'expert_ffn_size' must be positive for an MoE model")
-            if v["first_dense_layers"] >= v["num_layers"]:
-                raise ModelError(
-                    f"{label}: field 'first_dense_layers' = {v['first_dense_layers']} must be smaller than "
-                    f"num_layers = {v['num_layers']}"
-                )
-        else:
-            for n in ("experts_per_token", "num_shared_experts", "expert_ffn_size", "first_dense_layers",
-                      "router_bias"):
-                if v[n] != 0:
-                    raise ModelError(f"{label}: field '{n}' = {v[n]} must be 0 for a dense model (num_experts = 0)")
-        dense = v["num_layers"] if v["num_experts"] == 0 else v["first_dense_layers"]
-        if dense > 0 and v["ffn_size"] <= 0:
-            raise ModelError(f"{label}: field 'ffn_size' must be positive (the model has dense MLP layers)")
-        if v["kv_lora_rank"] > 0:
-            if not 0 < v["qk_rope_head_dim"] < v["head_dim"]:
-                raise ModelError(
-                    f"{label}: field 'qk_rope_head_dim' = {v['qk_rope_head_dim']} must be between 1 and "
-                    f"head_dim - 1 = {v['head_dim'] - 1} for MLA (kv_lora_rank > 0)"
-                )
-            if v["v_head_dim"] <= 0:
-                raise ModelError(f"{label}: field 'v_head_dim' must be positive for MLA (kv_lora_rank > 0)")
-            if v["attention_bias"]:
-                raise ModelError(f"{label}: field 'attention_bias' must be 0 for MLA (kv_lora_rank > 0)")
-        else:
-            for n in ("q_lora_rank", "qk_rope_head_dim", "v_head_dim"):
-                if v[n] != 0:
-                    raise ModelError(
-                        f"{label}: field '{n}' = {v[n]} is only used with MLA; set kv_lora_rank > 0 or {n} = 0"
-                    )
-        if v["learned_pos_emb"] and v["max_context"] <= 0:
-            raise ModelError(f"{label}: field 'max_context' must be positive when learned_pos_emb = 1")
-        return self
+        return check_spec(self)
 
     validate = check  # old name of check() (an input check), kept for now
 
@@ -454,6 +367,8 @@ def _num(x):
         return int(x)
     if isinstance(x, np.floating):
         return float(x)
+    import jax.numpy as jnp
+
     return jnp.asarray(x, dtype=jnp.result_type(float))
 
 
@@ -461,26 +376,7 @@ def _where(cond, a, b):
     """``a if cond else b`` for Python booleans, ``jnp.where`` (in floating point) otherwise."""
     if isinstance(cond, (bool, np.bool_)):
         return a if cond else b
+    import jax.numpy as jnp
+
     return jnp.where(cond, jnp.asarray(_num(a), dtype=jnp.result_type(float)),
                      jnp.asarray(_num(b), dtype=jnp.result_type(float)))
-
-
-def stack_specs(specs: Sequence[ModelSpec], name: str | None = None) -> ModelSpec:
-    """Stack specs into one batched spec (every leaf becomes a 1-D array) for ``jax.vmap``.
-
-    The static ``name`` must be equal across a batch, so the batch gets ``name`` (default: the common
-    name, else the names joined with '+' for up to 4 specs, else '<n> models').
-    """
-    specs = list(specs)
-    if not specs:
-        raise ModelError("stack_specs: 'specs' must contain at least one ModelSpec")
-    names = [s.name for s in specs]
-    if name is None:
-        if len(set(names)) == 1:
-            name = names[0]
-        elif len(names) <= 4:
-            name = "+".join(names)
-        else:
-            name = f"{len(names)} models"
-    renamed = [dataclasses.replace(s, name=name) for s in specs]
-    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *renamed)

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fitters.precision import float64
 from simulator.layout_rule import layout_violations
 from simulator.planner.budget import SECONDS_PER_DAY, SECONDS_PER_HOUR, Budget
 from simulator.planner.errors import PlanError
@@ -155,17 +156,17 @@ def _layout_dict(grid: dict, j: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------ optima
+@float64()
 def law_optimum(law: LossLaw, compute_flop, ratio_lo: float = 1.0, ratio_hi: float = 1e5) -> dict:
     """Continuous ``argmin_N L(N, C/(6N))`` of the law at its own N convention (vectorised over C),
     searched over ``D/N`` in ``[ratio_lo, ratio_hi]``; ``interior`` is False when the minimum sits on
-    a bound (e.g. Farseer above ~1e22 FLOP has no interior optimum, scaling_laws.md Sec. 2)."""
+    a bound (e.g. Farseer above ~1e22 FLOP has no interior optimum, scaling_laws.md Sec. 2). Float64."""
     from scaling_laws.allocation import numerical_allocation
 
     C = np.asarray(compute_flop, dtype=np.float64)
-    with jax.enable_x64(True):
-        r = numerical_allocation(lambda n, d: law.fn(law.params, N=n, D=d), jnp.asarray(C),
-                                 ratio_lo=ratio_lo, ratio_hi=ratio_hi)
-        out = {k: np.asarray(v) for k, v in r.items()}
+    r = numerical_allocation(lambda n, d: law.fn(law.params, N=n, D=d), jnp.asarray(C),
+                             ratio_lo=ratio_lo, ratio_hi=ratio_hi)
+    out = {k: np.asarray(v) for k, v in r.items()}
     N, D = out["N"], out["D"]
     return {"n_params": N, "tokens": D, "tokens_per_param": D / N, "predicted_loss": out["loss"],
             "interior": out["interior"], "compute_flop": C}

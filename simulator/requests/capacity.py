@@ -57,8 +57,9 @@ def max_qps(run, lengths: Workload, *, slo_ttft_s=None, slo_tpot_s=None, attainm
             q_start=None, max_doublings=24, label="") -> CapacityResult:
     """Highest rate meeting the SLO for ``run(workload) -> SimResult`` (see the module docstring).
 
-    ``lengths``: a workload whose arrival times are a *unit-rate* pattern (mean gap 1 s) and whose
-    lengths are the request mix; ``run`` simulates one workload (one deployment, fixed settings).
+    ``lengths``: a workload whose arrival pattern (rescaled to a mean of 1 request/s, so a trace keeps
+    its burstiness) and lengths are the request mix; ``run`` simulates one workload (one
+    deployment, fixed settings).
     """
     if slo_ttft_s is None and slo_tpot_s is None:
         raise ConfigError("capacity needs an SLO; allowed: --slo-ttft and/or --slo-tpot (seconds > 0)")
@@ -69,6 +70,9 @@ def max_qps(run, lengths: Workload, *, slo_ttft_s=None, slo_tpot_s=None, attainm
         raise ConfigError(f"attainment = {attainment}; allowed: a fraction in (0, 1]")
     unit = np.asarray(lengths.arrival_s, dtype=float)
     unit = unit - unit[0] + (unit[1] - unit[0] if unit.size > 1 else 0.0)
+    rate = lengths.offered_qps
+    if unit.size > 1 and math.isfinite(rate) and rate > 0:
+        unit = unit * rate  # normalise the pattern (e.g. a trace's burstiness) to 1 request/s
     probes, cache = [], {}
 
     def probe(q):

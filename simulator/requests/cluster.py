@@ -21,6 +21,7 @@ decode pool onto prefill: DistServe's prefill instances buffer KV in their own m
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -101,9 +102,29 @@ def simulate_colocated(dep, workload, scheduler, replicas=1, router="round_robin
     """Simulate ``replicas`` copies of ``dep`` with ``scheduler``; returns (Record, engines)."""
     rec = Record(workload.prompt_tokens, workload.output_tokens,
                  cached_tokens(workload.prompt_tokens, prefix_hit, dep.block_size))
-    engines = [Engine(dep, scheduler, rec) for _ in range(int(replicas))]
-    run_pool(engines, workload.arrival_s.tolist(), rec, router)
+    vdep, per = virtual_engines(dep)
+    engines = [Engine(vdep, scheduler, rec) for _ in range(int(replicas) * per)]
+    run_pool(engines, workload.arrival_s.tolist(), rec, router if per == 1 else "least_outstanding")
     return rec, engines
+
+
+def virtual_engines(dep):
+    """``(deployment of one virtual engine, virtual engines per replica)``.
+
+    A replica with ``pp`` pipeline stages runs ``pp`` micro-batches at once, one per *virtual
+    engine* (vLLM's pipeline-parallel scheduler keeps one scheduler per virtual engine): each has
+    its own batch (``max_batch / pp`` sequences) and ``1 / pp`` of the KV pool, and each of its
+    iterations takes the pipeline latency of its micro-batch (``iteration_time_s`` with ``pp``),
+    so the replica's throughput is ``pp`` times that of one engine. A virtual engine keeps ``tp``
+    devices busy on average (each stage works ``1 / pp`` of the latency), which is its power
+    share. Requests go to the virtual engine with the fewest outstanding requests.
+    """
+    pp = int(dep.pp)
+    if pp <= 1:
+        return dep, 1
+    power = None if dep.power is None else dataclasses.replace(dep.power, devices=int(dep.tp))
+    return dataclasses.replace(dep, kv_tokens=dep.kv_tokens / pp, max_batch=max(dep.max_batch // pp, 1),
+                               power=power), pp
 
 
 def simulate_disaggregated(dep_prefill, dep_decode, workload, n_prefill=1, n_decode=1, router="round_robin",
@@ -137,4 +158,5 @@ def simulate_disaggregated(dep_prefill, dep_decode, workload, n_prefill=1, n_dec
     return rec2, pre + dec
 
 
-__all__ = ["ROUTERS", "Record", "cached_tokens", "run_pool", "simulate_colocated", "simulate_disaggregated"]
+__all__ = ["ROUTERS", "Record", "cached_tokens", "run_pool", "simulate_colocated", "simulate_disaggregated",
+           "virtual_engines"]

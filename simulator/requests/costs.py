@@ -18,8 +18,8 @@ interpolates linearly in plain Python/numpy:
 
 Attention work is linear in the context of each sequence, so a group of decodes described by
 its mean context is exact within one roofline regime (``simulator.iteration``); prompts of a
-batched prefill are described by their mean length (the ``L^2`` attention term is then
-under-counted by the length variance: ``sum L_i^2 >= (sum L_i)^2 / n``).
+batched prefill are described by an effective count ``n_eff = (sum L_i)^2 / sum L_i^2`` of equal
+prompts, which keeps the tokens and the causal attention pairs exact (the engine computes it).
 
 A :class:`Deployment` also carries the KV-cache room in tokens for paged-KV admission:
 ``kv_tokens = (capacity - weights - workspace - activations) / kv_bytes_per_token`` per device,

@@ -1,7 +1,7 @@
 """One serving deployment (model x hardware x layout x precision x engine limits), validated once.
 
 Built only with the front-end helpers of :mod:`simulator.serving` (``resolve_model``,
-``resolve_hardware``, ``apply_calibration``, ``resolve_dtypes``, ``validate_serve``,
+``resolve_hardware``, ``apply_calibration``, ``resolve_dtypes``, ``check_serve``,
 ``predict_serve``) and :func:`simulator.hw.build_hw`. A replica is one tensor x pipeline parallel
 group of ``tp * pp`` devices.
 
@@ -113,11 +113,11 @@ def make_deployment(model, hardware=None, *, system=None, tp=1, pp=1, ep=1, weig
     from simulator.serving import (
         DEFAULT_WORKSPACE_BYTES,
         apply_calibration,
+        check_serve,
         predict_serve,
         resolve_dtypes,
         resolve_hardware,
         resolve_model,
-        validate_serve,
     )
 
     sched = str(scheduler).strip().lower()
@@ -141,8 +141,8 @@ def make_deployment(model, hardware=None, *, system=None, tp=1, pp=1, ep=1, weig
     if sched == "sarathi" and budget < 1:
         raise ConfigError(f"token budget = {budget}; allowed: an integer >= 1")
     ws = DEFAULT_WORKSPACE_BYTES if workspace_bytes is None else float(workspace_bytes)
-    hwobj, cfg = validate_serve(spec, hwobj, batch=1, input_len=max_prompt, output_len=1, tp=tp, pp=pp, ep=ep,
-                                block_size=block_size, tp_overlap=tp_overlap, workspace_bytes=ws)
+    hwobj, cfg = check_serve(spec, hwobj, batch=1, input_len=max_prompt, output_len=1, tp=tp, pp=pp, ep=ep,
+                             block_size=block_size, tp_overlap=tp_overlap, workspace_bytes=ws)
     compute_dtype, prec = resolve_dtypes(hwobj, weight_dtype, act_dtype, kv_dtype)
     largest_step = budget if sched == "sarathi" else max_prefill_tokens
     r = predict_serve(spec, hwobj, batch=1, input_len=largest_step, output_len=1, tp=tp, pp=pp, ep=ep,

@@ -9,31 +9,8 @@ iteration) take ``k a + b (k c0 + k (k - 1) / 2)`` with ``t_dec ≈ a + b c`` lo
 is the smallest of: iterations until the next completion, until the KV cache is full, until the
 next arrival. So the cost is a few Python operations per request, not per token.
 
-Schedulers (``mode``):
-
-- ``static``: request-level batching (FasterTransformer / HF generate; Yu et al., Orca, OSDI
-  2022, §2.2): when idle, take up to ``max_batch`` waiting requests (FCFS), prefill them in one
-  iteration, decode until the longest finishes. Finished sequences keep their batch slot
-  (padding) until the batch ends; each request's completion is its own last token.
-- ``vllm``: continuous batching with paged KV (Kwon et al., SOSP 2023, §4.2-4.5; vLLM v0
-  default scheduler): prefill-prioritised. Each iteration admits waiting requests FCFS while the
-  batch has room (``max_batch``), the prompt tokens stay within ``max_prefill_tokens`` and their
-  KV fits; admitted prompts run as a prefill-only iteration that emits their first token;
-  otherwise all running sequences decode one token. When the KV cache cannot hold the next
-  decode iteration, the most recently admitted request is preempted *by recompute* (its blocks
-  freed; it returns to the head of the queue and later re-prefills prompt + generated tokens).
-- ``sarathi``: chunked prefill with stall-free batching (Agrawal et al., Sarathi-Serve, OSDI
-  2024, §4): every iteration decodes all running sequences and fills the rest of a token budget
-  with prompt chunks (FCFS, one or several prompts); a prompt's first token comes with its last
-  chunk. KV for the whole prompt is reserved at admission.
-- ``decode``: decode-only (the decode pool of a disaggregated deployment): submitted requests
-  already hold their prompt's KV and first token; admission only needs KV room and a batch slot.
-
-Prefix caching (vLLM automatic prefix caching, SGLang RadixAttention): ``rec.cached[rid]`` prompt
-tokens (whole blocks) are found in the cache and not recomputed; their KV still counts against the
-request (shared blocks counted per request: conservative). A prefill-only iteration prices the
-computed tokens without attention to the cached prefix (under-counted); a Sarathi chunk starts at
-the cached offset (exact).
+Schedulers (``mode``: ``static``, ``vllm``, ``sarathi``, ``decode``): :mod:`simulator.requests.schedulers`,
+one step method per mode, mixed into :class:`Engine`.
 
 Host overhead: with an engine (``Deployment.overhead``) each iteration of device time ``t`` and
 ``b`` sequences takes ``t (1 + share) + step_s + per_sequence_s b`` (:mod:`simulator.engines`).
@@ -56,14 +33,14 @@ import heapq
 import math
 from bisect import bisect_right
 from collections import deque
+from itertools import chain
 
 import numpy as np
 
-MODES = ("static", "vllm", "sarathi", "decode")
-EV_DECODE, EV_PREFILL, EV_MIXED = 0, 1, 2
+from simulator.requests.schedulers import EV_DECODE, EV_MIXED, EV_PREFILL, MODES, SchedulerSteps
 
 
-class Engine:
+class Engine(SchedulerSteps):
     """One replica. ``submit`` requests in arrival order, ``advance(t)`` to a time, ``drain()`` at the end.
 
     ``rec`` is the shared record: lists ``first_s``, ``done_s``, ``start_s`` (first scheduled),
@@ -249,166 +226,13 @@ class Engine:
         self.log.append((self.now, EV_DECODE, t, b, c0 + 0.5 * (k - 1), k, 0.0, n_run,
                          self.sum_ctx + n_run * self.bslack + self.pref_reserved))
 
-    # -- vLLM / decode-only ------------------------------------------------------------------
-    def _step_vllm(self, t_lim):
-        waiting = self.waiting
-        if waiting:
-            rec, redo = self.rec, self.redo
-            prompt, cached = rec.prompt, rec.cached
-            decode_only = self.mode == "decode"
-            bslack, max_pre = self.bslack, self.max_pre
-            room = self.cap - (self.sum_ctx + self.n_run * bslack)
-            free = self.max_batch - self.n_run
-            adm, tok, nseq = [], 0, 0
-            while waiting and free > 0:
-                rid = waiting[0]
-                if rid in redo:
-                    need, compute = redo[rid][0], True
-                elif decode_only:
-                    need, compute = prompt[rid] + 1, False
-                else:
-                    need, compute = prompt[rid], True
-                # vLLM can_allocate: the prompt's blocks plus a 1 % watermark must be free (no thrashing)
-                if need + bslack + 1 + self.watermark > room or (compute and adm and tok + need > max_pre):
-                    break
-                waiting.popleft()
-                adm.append(rid)
-                if compute:
-                    tok += need - cached[rid]  # prefix-cache hits are not recomputed
-                    nseq += 1
-                room -= need + bslack
-                free -= 1
-            if adm:
-                t = 0.0
-                if tok:
-                    t = self._with_overhead(self.tab.prefill_time(tok, nseq), len(adm))
-                    self.now += t
-                    self.busy_s += t
-                    self.iterations += 1
-                now, start = self.now, rec.start_s
-                for rid in adm:
-                    if start[rid] != start[rid]:
-                        start[rid] = now - t
-                    if rid in redo:
-                        ctx, left = redo.pop(rid)
-                        # a recompute prefill emits the next token; a decode-only re-admission does not
-                        self._join(rid, ctx, left if decode_only else left - 1, now)
-                    elif decode_only:
-                        self._join(rid, prompt[rid] + 1, rec.output[rid] - 1, now)
-                    else:
-                        rec.first_s[rid] = now
-                        self._join(rid, prompt[rid], rec.output[rid] - 1, now)
-                if tok:
-                    self._log(EV_PREFILL, t, nseq, tok, 0.0, 0.0)
-                    return
-        if self.n_run:
-            if self.sum_ctx + self.n_run * (self.bslack + 1) > self.cap and self._preempt():
-                return
-            self._decode(t_lim)
-        elif waiting:
-            raise RuntimeError("engine stalled: a waiting request can never be admitted")
-
-    # -- static batching ----------------------------------------------------------------------
-    def _step_static(self, t_lim):
-        if self.n_run:  # decode the whole batch; finished sequences keep their slot (padding)
-            b = self._static_b
-            self._decode(t_lim, batch=b, sum_ctx=self._static_ctx + b * (self.it - self._static_it))
-            return
-        adm, tok, room = [], 0, self.cap
-        rec = self.rec
-        while self.waiting and len(adm) < self.max_batch:
-            rid = self.waiting[0]
-            need = rec.prompt[rid] + rec.output[rid] + self.bslack
-            if need > room:
-                break
-            self.waiting.popleft()
-            adm.append(rid)
-            tok += rec.prompt[rid] - rec.cached[rid]
-            room -= need
-        if not adm:
-            raise RuntimeError("engine stalled: a waiting request can never be admitted")
-        t = self._with_overhead(self.tab.prefill_time(tok, len(adm)), len(adm))
-        start = self.now
-        self.now += t
-        self.busy_s += t
-        self.iterations += 1
-        self._static_b, self._static_ctx, self._static_it = len(adm), float(tok), self.it
-        for rid in adm:
-            rec.start_s[rid] = start
-            rec.first_s[rid] = self.now
-            self._join(rid, rec.prompt[rid], rec.output[rid] - 1, self.now)
-        self._log(EV_PREFILL, t, len(adm), tok, 0.0, 0.0)
-
-    # -- Sarathi-Serve --------------------------------------------------------------------------
-    def _step_sarathi(self, t_lim):
-        rec, waiting, pref, redo = self.rec, self.waiting, self.pref, self.redo
-        # admit into the prefill queue while KV (with the watermark) and batch slots allow (FCFS)
-        if waiting:
-            room = self.cap - self.watermark - (self.sum_ctx + self.n_run * self.bslack + self.pref_reserved)
-            slots = self.max_batch - self.n_run - len(pref)
-            while waiting and slots > 0:
-                rid = waiting[0]
-                total = redo[rid][0] if rid in redo else rec.prompt[rid]
-                if total + self.bslack + 1 > room:
-                    break
-                waiting.popleft()
-                pref.append([rid, min(rec.cached[rid], total - 1), total])  # prefix hits start done
-                self.pref_reserved += total + self.bslack
-                room -= total + self.bslack
-                slots -= 1
-        if not pref:
-            if self.n_run:
-                if self.kv_used() + self.n_run > self.cap and self._preempt():
-                    return
-                self._decode(t_lim)
-            elif waiting:
-                raise RuntimeError("engine stalled: a waiting request can never be admitted")
-            return
-        if self.n_run and self.kv_used() + self.n_run > self.cap and self._preempt():
-            return
-        b = self.n_run
-        left = self.budget - b
-        if left < 1:
-            left = 1  # always make prefill progress (Sarathi sets budget > max decode batch)
-        chunk, offset, done = 0, float(self.pref[0][1]), []
-        for item in self.pref:
-            if left <= 0:
-                break
-            take = min(left, item[2] - item[1])
-            if rec.start_s[item[0]] != rec.start_s[item[0]]:
-                rec.start_s[item[0]] = self.now
-            item[1] += take
-            chunk += take
-            left -= take
-            if item[1] >= item[2]:
-                done.append(item)
-        c0 = self.sum_ctx / b if b else 0.0
-        t = self._with_overhead(self.tab.mixed_time(chunk, offset, b, c0), b + len(done))
-        self.now += t
-        self.busy_s += t
-        self.iterations += 1
-        if b:
-            self.it += 1
-            self.sum_ctx += b
-            self._pop_finished()
-        for item in done:
-            self.pref.popleft()
-            rid, total = item[0], item[2]
-            self.pref_reserved -= total + self.bslack
-            if rid in self.redo:
-                ctx, rem = self.redo.pop(rid)
-                self._join(rid, ctx, rem - 1, self.now)
-            else:
-                rec.first_s[rid] = self.now
-                self._join(rid, total, rec.output[rid] - 1, self.now)
-        self._log(EV_MIXED, t, b, chunk, offset, c0)
-
     # -- after the run ------------------------------------------------------------------------
     def event_arrays(self) -> dict:
         """The event log as numpy arrays (``time_s`` = end of each event), computed once after the run."""
         if self._events is None or self._events[0] != len(self.log):
             names = ("time_s", "kind", "dt_s", "batch", "x", "y", "z", "running", "kv_tokens")
-            a = np.array(self.log, dtype=float).reshape(-1, len(names))
+            a = np.fromiter(chain.from_iterable(self.log), float, count=len(names) * len(self.log))
+            a = a.reshape(-1, len(names))
             self._events = (len(self.log), {n: a[:, i] for i, n in enumerate(names)})
         return self._events[1]
 

@@ -44,7 +44,7 @@ def plot_simulation(result, path) -> str:
     ax = axes[3]
     ev = result.occupancy.get(0)
     if ev is not None and ev["time_s"].size:
-        cap = float(s.get("kv_capacity_tokens") or np.nan)
+        cap = float(ev.get("kv_capacity_tokens") or np.nan)
         ax.step(ev["time_s"], ev["running"], where="post", label="running sequences")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("running sequences")

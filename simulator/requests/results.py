@@ -139,7 +139,7 @@ def summarise(workload, rec, engines, *, devices_per_replica, n_devices, price_p
     occ = {}
     busy, energy, kv_mean, b_mean = 0.0, 0.0, [], []
     for i, e in enumerate(engines):
-        ev = e.event_arrays()
+        ev = dict(e.event_arrays(), kv_capacity_tokens=e.cap)
         occ[i] = ev
         busy += e.busy_s
         energy += e.energy_j()

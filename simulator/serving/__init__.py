@@ -30,7 +30,9 @@ micro-batch and ``t(x)`` the time of a forward step of all layers on one TP grou
 
 Chunked prefill (``chunk = C > 0``, Sarathi-Serve, Agrawal et al. 2024, continuous batching at
 steady state): every iteration decodes the ``B`` running sequences at the mean context
-``L + (O - 1)/2`` and prefills ``p = max(C - B, 0)`` prompt tokens of one request at mean offset. Requests
+``L + (O - 1)/2`` and prefills the prompt tokens that are waiting, ``p = min(C - B, B L / O)`` (the
+chunk budget, or the steady-state arrival of ``L`` prompt tokens per request every ``O``
+iterations when that is smaller), of one request at mean offset. Requests
 complete at ``min(p / L, B / O)`` per iteration, so output tokens/s ``= dp O min(p/L, B/O) / t_iter``,
 ``TPOT = t_iter``, ``TTFT = ceil(L / p) t_iter``.
 
@@ -46,6 +48,10 @@ micro-batch or chunk: residual, QKV, MLP intermediate, fp32 logits); a fixed ``w
 (CUDA context, library workspaces; 1 GB default, an assumption). ``fits`` compares with main
 memory (and DDR for offloaded weights); ``shortfall_bytes`` says how much is missing;
 ``max_batch`` is the largest batch that fits for the given lengths (memory is affine in B).
+
+Serving engine (``engine``, :mod:`simulator.engines`): every step (prefill, each decode step,
+each chunked iteration) adds the engine's host/framework time ``step_s + per_sequence_s * seqs +
+t_step * host_share / (1 - host_share)``; engine ``none`` (default) adds nothing.
 
 SN40L-style tiers: ``weights_offloaded = 1`` keeps weights in the slow tier (DDR) and streams them
 each step; ``model_switch_s = weight bytes per device / slow-tier bandwidth`` is the time to copy a
@@ -68,17 +74,19 @@ from simulator.serving.core import (
 from simulator.serving.frontend import (
     AUTO_ACT_DTYPES,
     apply_calibration,
+    check_serve,
     predict_serve,
     resolve_dtypes,
     resolve_hardware,
     resolve_model,
+    shape_only,
     validate_serve,
     weight_bytes_of,
 )
 
 __all__ = [
     "AUTO_ACT_DTYPES", "CONFIG_FIELDS", "DEFAULT_BLOCK_SIZE", "DEFAULT_WORKSPACE_BYTES", "RESULT_COLUMNS",
-    "SCENARIOS", "ServeConfig", "activation_bytes_coeffs", "apply_calibration", "breakdown", "comm_time_s",
+    "SCENARIOS", "ServeConfig", "activation_bytes_coeffs", "apply_calibration", "breakdown", "check_serve", "comm_time_s",
     "op_bounds", "op_times_s", "predict_serve", "resolve_dtypes", "resolve_hardware", "resolve_model",
-    "serve_core", "step_parts_s", "step_time_s", "validate_serve", "weight_bytes_of", "weight_params_per_device",
+    "serve_core", "shape_only", "step_parts_s", "step_time_s", "validate_serve", "weight_bytes_of", "weight_params_per_device",
 ]

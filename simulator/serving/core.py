@@ -14,8 +14,10 @@ import jax.numpy as jnp
 
 from simulator import ops as O
 from simulator.collectives import exposed_s
+from simulator.engines import overhead_s
 from simulator.hw import HwSpec
 from simulator.pricing import _compute_op_times, step_parts_s, step_time_s
+from simulator.serving.results import ServeResult
 from simulator.speculative import expected_tokens_per_step
 
 DEFAULT_WORKSPACE_BYTES = 1.0e9
@@ -36,7 +38,10 @@ class ServeConfig:
     block (tokens); weights_offloaded: 1 = weights stream from the slow tier; tp_overlap: fraction
     of collective time hidden behind compute (0 = none, the default of TensorRT-LLM/vLLM decode);
     workspace_bytes: fixed memory per device; spec_gamma / spec_accept: speculative decoding
-    lookahead and acceptance rate (gamma = 0: off).
+    lookahead and acceptance rate (gamma = 0: off); engine_step_s / engine_seq_s /
+    engine_host_share: the serving engine's host/framework time per scheduler step
+    (:mod:`simulator.engines`: ``step_s + seq_s * sequences + t_step * share / (1 - share)``,
+    all 0 = engine ``none``, the bare kernel sequence).
     """
 
     batch: jax.Array
@@ -53,12 +58,16 @@ class ServeConfig:
     workspace_bytes: jax.Array
     spec_gamma: jax.Array
     spec_accept: jax.Array
+    engine_step_s: jax.Array
+    engine_seq_s: jax.Array
+    engine_host_share: jax.Array
 
     @staticmethod
     def make(batch=1, input_len=1024, output_len=128, tp=1, pp=1, ep=1, dp=1, chunk=0,
              block_size=DEFAULT_BLOCK_SIZE, weights_offloaded=0, tp_overlap=0.0,
-             workspace_bytes=DEFAULT_WORKSPACE_BYTES, spec_gamma=0, spec_accept=0.0) -> ServeConfig:
-        """Build a config from numbers (arrays broadcast); no validation (see ``validate_serve``)."""
+             workspace_bytes=DEFAULT_WORKSPACE_BYTES, spec_gamma=0, spec_accept=0.0, engine_step_s=0.0,
+             engine_seq_s=0.0, engine_host_share=0.0) -> ServeConfig:
+        """Build a config from numbers (arrays broadcast); no validation (see ``check_serve``)."""
         vals = locals()
         return ServeConfig(**{f.name: jnp.asarray(vals[f.name], dtype=float)
                               for f in dataclasses.fields(ServeConfig)})
@@ -110,12 +119,17 @@ def _scenario_work(cfg: ServeConfig, q_dec):
     Scenarios (:data:`SCENARIOS`): prefill of one micro-batch; decode at the mean context of the
     generation ``L + (O - 1)/2``; decode at the last context ``L + O - 1``; one chunked-prefill
     iteration (decodes at the mean context plus ``p`` prompt tokens).
+
+    Chunked prefill bills only the prompt tokens that are waiting: at steady state the ``m``
+    running sequences each bring ``L`` prompt tokens every ``O`` iterations, so
+    ``p = min(C - m, m L / O)`` (the chunk budget, or the average arrival when it is smaller).
     """
     b, L, out_len = cfg.batch, cfg.input_len, cfg.output_len
     m = jnp.maximum(b / cfg.pp, 1.0)
     ctx_dec = jnp.stack([L + (out_len - 1.0) / 2.0, L + out_len - 1.0], axis=-1)
     # chunk iteration: p prefill tokens of one request at mean offset (or several whole prompts)
-    p = jnp.maximum(cfg.chunk - m, 0.0)
+    waiting = m * L / jnp.maximum(out_len, 1.0)
+    p = jnp.minimum(jnp.maximum(cfg.chunk - m, 0.0), waiting)
     one = p <= L
     pre_seqs = jnp.where(one, jnp.minimum(p, 1.0), p / L)
     pre_q = jnp.where(one, p, L)
@@ -188,7 +202,14 @@ def serve_core(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig, draft=Non
                              m[..., None] * jnp.ones_like(ctx), dprec, tp, pp, 1.0, dp)
         t_draft = gamma[..., None] * step_time_s(dops, hw, tp, pp, 1.0, cfg.weights_offloaded, cfg.tp_overlap)
         t_draft = t_draft * jnp.asarray([0.0, 1.0, 1.0, 0.0])
-    t_all = t + t_draft
+    t_dev = t + t_draft
+    # serving engine host/framework time per scheduler step (simulator.engines); sequences per step:
+    # the micro-batch, plus the prompts being prefilled in a chunked iteration
+    pre_seqs = jnp.where(p <= L, jnp.minimum(p, 1.0), p / jnp.maximum(L, 1.0))
+    seqs = jnp.stack([m, m, m, m + pre_seqs], axis=-1)
+    t_engine = overhead_s(cfg.engine_step_s[..., None], cfg.engine_seq_s[..., None],
+                          cfg.engine_host_share[..., None], seqs, t_dev)
+    t_all = t_dev + t_engine
 
     # static batching
     ttft_static = (2.0 * pp - 1.0) / pp * t_all[..., 0]
@@ -233,35 +254,31 @@ def serve_core(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig, draft=Non
     devices = tp * pp * dp
     switch = jnp.where(hw.slow_bytes_per_s > 0, w_bytes / jnp.where(hw.slow_bytes_per_s > 0, hw.slow_bytes_per_s, 1.0),
                        jnp.nan)
-    return {
-        "ttft_s": ttft,
-        "tpot_s": tpot,
-        "tpot_avg_s": tpot_mean,
-        "e2e_latency_s": e2e,
-        "output_tokens_per_s": out_tps,
-        "total_tokens_per_s": tot_tps,
-        "prefill_tokens_per_s": prefill_tps,
-        "output_tokens_per_s_per_device": out_tps / devices,
-        "spec_tokens_per_step": e_tok,
-        "weights_bytes": w_bytes,
-        "kv_cache_bytes": kv_bytes,
-        "activation_bytes": act,
-        "workspace_bytes": cfg.workspace_bytes * jnp.ones_like(act),
-        "memory_bytes": used,
-        "capacity_bytes": cap * jnp.ones_like(act),
-        "fits": fits,
-        "shortfall_bytes": shortfall,
-        "max_batch": max_batch,
-        "model_switch_s": switch,
-        "energy_per_output_token_j": hw.tdp_w * devices / out_tps,
-        "devices": devices,
-    }
+    return ServeResult(
+        ttft_s=ttft,
+        tpot_s=tpot,
+        tpot_avg_s=tpot_mean,
+        e2e_latency_s=e2e,
+        output_tokens_per_s=out_tps,
+        total_tokens_per_s=tot_tps,
+        prefill_tokens_per_s=prefill_tps,
+        output_tokens_per_s_per_device=out_tps / devices,
+        spec_tokens_per_step=e_tok,
+        weights_bytes=w_bytes,
+        kv_cache_bytes=kv_bytes,
+        activation_bytes=act,
+        workspace_bytes=cfg.workspace_bytes * jnp.ones_like(act),
+        memory_bytes=used,
+        capacity_bytes=cap * jnp.ones_like(act),
+        fits=fits,
+        shortfall_bytes=shortfall,
+        max_batch=max_batch,
+        model_switch_s=switch,
+        energy_per_output_token_j=hw.tdp_w * devices / out_tps,
+        devices=devices,
+        engine_decode_s=t_engine[..., 2],
+    )
 
 
-RESULT_COLUMNS = (
-    "ttft_s", "tpot_s", "tpot_avg_s", "e2e_latency_s", "output_tokens_per_s", "total_tokens_per_s",
-    "prefill_tokens_per_s", "output_tokens_per_s_per_device", "spec_tokens_per_step", "weights_bytes",
-    "kv_cache_bytes", "activation_bytes", "workspace_bytes", "memory_bytes", "capacity_bytes", "fits",
-    "shortfall_bytes", "max_batch", "model_switch_s", "energy_per_output_token_j", "devices",
-)
+RESULT_COLUMNS = ServeResult._fields
 

@@ -40,8 +40,9 @@ def resolve_hardware(hardware=None, system=None):
 def apply_calibration(hw, calibration, dtype: str | None = None):
     """``hw`` (a ``Device`` or ``System``) with a calibration profile applied to its device.
 
-    ``calibration``: a profile path, a :class:`simulator.calibration.profile.CalibrationProfile`,
-    ``"default"`` (``data/calibration/<device>.json``) or ``None`` (unchanged). ``dtype`` picks the
+    ``calibration``: a profile path or shipped name, a :class:`simulator.calibration.profile.CalibrationProfile`,
+    ``"default"`` (``data/calibration/<device>.json`` only when it qualifies as a default, see
+    :func:`simulator.calibration.profile.default_profile`; else unchanged) or ``None`` (unchanged). ``dtype`` picks the
     profile's per-dtype compute efficiency. A profile for another device, a missing or a corrupt
     file raise a one-line ``CalibrationError`` (a ``SimlabError``).
     """
@@ -49,17 +50,32 @@ def apply_calibration(hw, calibration, dtype: str | None = None):
 
     if calibration is None:
         return hw
-    from simulator.calibration.profile import apply_profile, default_profile_path
+    from simulator.calibration.profile import apply_profile, resolve_default
 
     dev = hw.device if isinstance(hw, System) else hw
-    if isinstance(calibration, str) and calibration == "default":
-        calibration = default_profile_path(dev.name)
+    calibration = resolve_default(calibration, dev.name)
+    if calibration is None:
+        return hw
     cal = apply_profile(dev, calibration, dtype=dtype)
     return dataclasses.replace(hw, device=cal) if isinstance(hw, System) else cal
 
 
+def _calibration_label(calibration, hw) -> str:
+    """What ``calibration`` applied: the profile path, or for ``"default"`` the qualifying shipped
+    profile or ``default: none (...)`` with the reason (:func:`simulator.calibration.profile.default_note`)."""
+    if isinstance(calibration, str) and calibration.strip().lower() == "default":
+        from simulator.calibration.profile import default_note, default_profile
+
+        name = getattr(hw, "device", hw).name
+        p = default_profile(name)
+        return str(p) if p is not None else f"default: none ({default_note(name)})"
+    return str(getattr(calibration, "path", "") or calibration)
+
+
 def weight_bytes_of(name) -> float:
-    """Bytes per weight of a dtype (``simulator.dtypes``) or a scaled format (``q4_0``, ``q8_0``, ``q4_k_m``)."""
+    """Bytes per weight of a dtype (``simulator.dtypes``) or a scaled format, block scales included
+    (``simulator.ops.QUANT_FORMAT_BYTES``: ``q4_0``, ``q8_0``, ``q4_k_m``, ``mxfp4`` 4.25 bit,
+    ``nvfp4`` 4.5 bit, ``mxfp8``, ``fp8_e4m3``). A plain ``fp4`` is 4 bits without scales."""
     from simulator.dtypes import DTYPE_BYTES, DtypeError, dtype_bytes
 
     if isinstance(name, (int, float)) and not isinstance(name, bool):
@@ -79,7 +95,12 @@ def weight_bytes_of(name) -> float:
 def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
     """(compute dtype name, Precision). ``act_dtype=None`` picks the first of bf16, fp16, fp32 the
     device has; weights and KV default to the activation dtype. The device must have a peak rate
-    for the activation (compute) dtype: ``HardwareError`` otherwise."""
+    for the activation (compute) dtype: ``HardwareError`` otherwise.
+
+    A low-precision activation dtype (``fp8``, ``fp4``, ``int8``; or a scaled format such as
+    ``nvfp4`` / ``mxfp4``, which computes in ``fp4`` with its block scales in the bytes) means
+    W8A8 / W4A4 inference: the linear-layer GEMMs run in that dtype and attention, the LM head and
+    the router in bf16 (``simulator.hw.build_hw``, TensorRT-LLM FP8 / NVFP4 recipes)."""
     from simulator.dtypes import dtype_bytes
 
     dev = getattr(device, "device", device)
@@ -87,11 +108,19 @@ def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
         have = [d for d in AUTO_ACT_DTYPES if d in dev.peak_flops_per_s]
         act_dtype = have[0] if have else next(iter(dev.peak_flops_per_s), "bf16")
     act_dtype = str(act_dtype).strip().lower()
-    a = dtype_bytes(act_dtype)
+    if act_dtype in O.QUANT_FORMAT_GEMM_DTYPE:  # e.g. nvfp4 activations: fp4 GEMMs, scales in the bytes
+        a = O.QUANT_FORMAT_BYTES[act_dtype]
+        act_dtype = O.QUANT_FORMAT_GEMM_DTYPE[act_dtype]
+    else:
+        a = dtype_bytes(act_dtype)
     dev.peak(act_dtype)  # raises HardwareError naming the dtypes the device has
     w = weight_bytes_of(act_dtype if weight_dtype is None else weight_dtype)
     kv = a if kv_dtype is None else dtype_bytes(kv_dtype)
-    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv)
+    # weight-only format (W4A16, Q4_0, W8A16): dequantised inside the GEMM kernels (MARLIN-style)
+    from simulator.hw import LOWP_DTYPES
+
+    dq = O.DEQUANT_FLOP_PER_WEIGHT if (w < a and act_dtype not in LOWP_DTYPES) else 0.0
+    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv, dequant_flop=dq)
 
 
 def _int_at_least(name, value, low):
@@ -104,18 +133,26 @@ def _divisors(n: int) -> str:
     return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
 
 
-def validate_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp=1, chunk=0,
-                   block_size=DEFAULT_BLOCK_SIZE, weights_offloaded=0, tp_overlap=0.0,
-                   workspace_bytes=DEFAULT_WORKSPACE_BYTES, spec_gamma=0, spec_accept=0.0):
+def check_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp=1, chunk=0,
+                block_size=DEFAULT_BLOCK_SIZE, weights_offloaded=0, tp_overlap=0.0,
+                workspace_bytes=DEFAULT_WORKSPACE_BYTES, spec_gamma=0, spec_accept=0.0, engine="none"):
     """Check one configuration against the model and hardware; ``ConfigError`` (one line) if bad.
 
-    Returns ``(hw, cfg_dict)`` where ``hw`` is narrowed to the devices used for a ``System``.
+    Returns ``(hw, cfg_dict)`` where ``hw`` is narrowed to the devices used for a ``System``;
+    ``engine`` (a :data:`simulator.engines.ENGINES` name) becomes the config's ``engine_step_s``,
+    ``engine_seq_s`` and ``engine_host_share``.
     """
+    from simulator.engines import engine_spec
+
+    eng = engine_spec(engine)
     batch = _int_at_least("batch", batch, 1)
     input_len = _int_at_least("input length", input_len, 1)
     output_len = _int_at_least("output length", output_len, 1)
     tp, pp, ep, dp = (_int_at_least(n, v, 1) for n, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)))
     chunk = _int_at_least("chunk", chunk, 0)
+    if 0 < chunk <= batch:
+        raise ConfigError(f"chunk = {chunk} with batch = {batch} leaves no prefill budget (the batch's decode "
+                          f"tokens use the whole chunk); allowed: chunk = 0 or chunk > batch")
     block_size = _int_at_least("block size", block_size, 1)
     spec_gamma = _int_at_least("speculative gamma", spec_gamma, 0)
     if not 0.0 <= float(tp_overlap) <= 1.0:
@@ -153,8 +190,13 @@ def validate_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1,
     cfg = dict(batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep, dp=dp,
                chunk=chunk, block_size=block_size, weights_offloaded=int(bool(weights_offloaded)),
                tp_overlap=float(tp_overlap), workspace_bytes=float(workspace_bytes),
-               spec_gamma=spec_gamma, spec_accept=float(spec_accept))
+               spec_gamma=spec_gamma, spec_accept=float(spec_accept), engine_step_s=float(eng.step_s),
+               engine_seq_s=float(eng.per_sequence_s), engine_host_share=float(eng.host_share))
     return hw, cfg
+
+
+#: the former name of :func:`check_serve`
+validate_serve = check_serve
 
 
 # One compiled program per configuration structure: eager evaluation would compile each of the
@@ -162,11 +204,19 @@ def validate_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1,
 _serve_core_jit = jax.jit(serve_core)
 
 
+def shape_only(spec):
+    """``spec`` with its static ``name`` blanked, so jitted cores are keyed on shapes only (a second
+    model of the same structure reuses the compiled program instead of recompiling)."""
+    import dataclasses
+
+    return None if spec is None else dataclasses.replace(spec, name="")  # ModelSpec.replace refuses ""
+
+
 def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024, output_len=128, tp=1,
                   pp=1, ep=1, dp=1, weight_dtype=None, act_dtype=None, kv_dtype=None, chunk=0,
                   block_size=DEFAULT_BLOCK_SIZE, weights_in="main", tp_overlap=0.0,
                   workspace_bytes=DEFAULT_WORKSPACE_BYTES, draft_model=None, spec_gamma=0,
-                  spec_accept=0.0, with_breakdown=False, calibration=None) -> dict:
+                  spec_accept=0.0, with_breakdown=False, calibration=None, engine="none") -> dict:
     """Predict one serving configuration; names or objects for model/hardware. Returns a dict.
 
     Keys: the resolved configuration (``model``, ``hardware``, dtypes, layout, lengths), every
@@ -176,6 +226,9 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
     A configuration that does not fit is returned with ``fits = False`` and ``shortfall_bytes``.
     ``calibration``: optional profile (path, profile object or ``"default"``) applied to the device
     (:func:`apply_calibration`, per-dtype values of the compute dtype); ``None`` keeps the catalog's.
+    ``engine``: serving engine whose host/framework time is added to every step
+    (:data:`simulator.engines.ENGINES`: ``none`` (default, the bare kernel sequence), ``vllm``,
+    ``vllm-v0.5``, ``sglang``, ``llama.cpp``); ``engine_decode_s`` is its share of a decode step.
     """
     spec = resolve_model(model)
     hwobj = resolve_hardware(hardware, system)
@@ -184,10 +237,10 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
     where = str(weights_in).strip().lower()
     if where not in ("main", "hbm", "ddr", "slow"):
         raise ConfigError(f"weights_in = '{weights_in}'; allowed: main, ddr")
-    hwobj, cfg = validate_serve(
+    hwobj, cfg = check_serve(
         spec, hwobj, batch=batch, input_len=input_len, output_len=output_len, tp=tp, pp=pp, ep=ep, dp=dp,
         chunk=chunk, block_size=block_size, weights_offloaded=where in ("ddr", "slow"), tp_overlap=tp_overlap,
-        workspace_bytes=workspace_bytes, spec_gamma=spec_gamma, spec_accept=spec_accept)
+        workspace_bytes=workspace_bytes, spec_gamma=spec_gamma, spec_accept=spec_accept, engine=engine)
     compute_dtype, prec = resolve_dtypes(hwobj, weight_dtype, act_dtype, kv_dtype)
     hws = build_hw(hwobj, compute_dtype)
     c = ServeConfig.make(**cfg)
@@ -198,7 +251,7 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
             raise ConfigError("a draft model needs spec_gamma >= 1")
     elif cfg["spec_gamma"] > 0:
         raise ConfigError(f"spec_gamma = {cfg['spec_gamma']} needs a draft model")
-    res = _serve_core_jit(spec, hws, prec, c, draft)
+    res = _serve_core_jit(shape_only(spec), hws, prec, c, shape_only(draft))
     out = {
         "model": spec.name,
         "hardware": getattr(hwobj, "name", "?"),
@@ -207,14 +260,15 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
         "act_bytes_per_elem": float(prec.act_bytes),
         "kv_bytes_per_elem": float(prec.kv_bytes),
         **cfg,
+        "engine": str(engine).strip().lower(),
         "draft_model": None if draft is None else draft.name,
-        **({"calibration": str(getattr(calibration, "path", "") or calibration)} if calibration is not None else {}),
+        **({"calibration": _calibration_label(calibration, hwobj)} if calibration is not None else {}),
     }
     for k in RESULT_COLUMNS:
         v = np.asarray(res[k])
         out[k] = bool(v) if v.dtype == bool else float(v)
     if with_breakdown:
-        out["breakdown_prefill"] = breakdown(spec, hws, prec, c, "prefill")
-        out["breakdown_decode"] = breakdown(spec, hws, prec, c, "decode")
+        out["breakdown_prefill"] = breakdown(shape_only(spec), hws, prec, c, "prefill")
+        out["breakdown_decode"] = breakdown(shape_only(spec), hws, prec, c, "decode")
     return out
 

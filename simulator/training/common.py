@@ -153,7 +153,16 @@ def train_hardware(system, dtype: str = "bf16", host_bytes_per_s: float | None =
 class TrainOptions:
     """Static choices of the training recipe (not searched). Bytes per element from ``dtypes``.
 
-    * ``dtype``: compute / weight / activation format (peak FLOP/s of this dtype is used).
+    * ``dtype``: compute / weight / activation format (peak FLOP/s of this dtype is used). A
+      low-precision dtype (``fp8``, ``fp4``; ``simulator.hw.LOWP_DTYPES``) selects the Transformer
+      Engine recipe (NVIDIA Transformer Engine docs; Micikevicius et al. 2022, "FP8 Formats for Deep
+      Learning"): the GEMMs of the linear layers run in that dtype (forward and both backward
+      GEMMs), with an amax + cast + transpose of their inputs, weights and output gradients
+      (``ops.lowp_cast`` / ``lowp_cast_grad``); attention (FlashAttention), softmax, norms, the LM
+      head, the optimizer, stored activations, weights and communicated tensors stay in bf16
+      (:attr:`act_dtype`). MFU of :func:`simulator.training.step.train_step` is then relative to
+      the bf16 peak (``matrix_flops_per_s``); multiply by ``1 / HwSpec.lowp_peak_ratio`` for the
+      FP8-peak convention (MosaicML llm-foundry).
     * ``grad_dtype``: format of the gradients that are stored and reduced over data parallelism.
     * ``optimizer_bytes_per_param``: mixed-precision Adam = fp32 master + 2 fp32 moments = 12
       (the ``K = 12`` of Rajbhandari et al. 2020).
@@ -170,6 +179,10 @@ class TrainOptions:
     * ``optimizer_extra_passes``: extra full passes over the fp32 gradients before Adam (fp16
       loss-scale unscale + inf check = read/write, global-norm clipping = read + scale r/w);
       0 for bf16 recipes without clipping traffic worth counting.
+    * ``dp_bucket_params``: weights per gradient-reduction bucket (one collective call each):
+      4e7, Megatron-core ``DistributedDataParallel`` (``bucket_size = max(40000000, 1000000 * dp)``,
+      megatron/core/distributed/distributed_data_parallel.py); ``inf`` = one contiguous buffer
+      (Megatron-LM 2021 "local" DDP). See ``simulator.training.data_parallel``.
     * ``mfu_attention``: attention FLOPs in MFU's model FLOPs, ``causal`` (default) or ``full``
       (``s x s``, PaLM / Megatron-LM / MosaicML); see ``simulator.training.flops``.
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
@@ -191,6 +204,7 @@ class TrainOptions:
     grad_accum_fusion: bool = True
     optimizer_extra_passes: float = 0.0
     mfu_attention: str = "causal"
+    dp_bucket_params: float = 4.0e7
 
     def __post_init__(self):
         from simulator.training.flops import check_mfu_attention
@@ -203,8 +217,26 @@ class TrainOptions:
             raise ConfigError(f"tp_comm_overlap must be in [0, 1], got {self.tp_comm_overlap}")
 
     @property
+    def lowp_dtype(self) -> str:
+        """The low-precision GEMM dtype of the recipe (``fp8``, ``fp4``), or ``""`` for none."""
+        from simulator.hw import LOWP_DTYPES
+
+        return self.dtype if self.dtype in LOWP_DTYPES else ""
+
+    @property
+    def act_dtype(self) -> str:
+        """Format of activations, weights as the kernels read them outside the low-precision
+        GEMMs, and communicated tensors: ``dtype``, or bf16 under a low-precision recipe."""
+        return "bf16" if self.lowp_dtype else self.dtype
+
+    @property
     def act_bytes(self) -> float:
-        return dtype_bytes(self.dtype)
+        return dtype_bytes(self.act_dtype)
+
+    @property
+    def cast_bytes(self) -> float:
+        """Bytes per element of the low-precision GEMM operands the recipe casts to (0 = none)."""
+        return dtype_bytes(self.lowp_dtype) if self.lowp_dtype else 0.0
 
     @property
     def grad_bytes(self) -> float:
@@ -213,7 +245,8 @@ class TrainOptions:
 
 MEGATRON_2021 = TrainOptions(dtype="fp16", grad_dtype="fp16", flash_attention=False, dropout=True,
                              sequence_parallel=False, tp_comm_overlap=0.0, grad_accum_fusion=False,
-                             grad_overlap=False, optimizer_extra_passes=5.0, mfu_attention="full")
+                             grad_overlap=False, optimizer_extra_passes=5.0, mfu_attention="full",
+                             dp_bucket_params=float("inf"))
 """Recipe of Narayanan et al. 2021 (Megatron-LM of 2021): fp16, materialised attention, dropout,
 no sequence parallelism, no TP overlap, unfused fp32 gradient accumulation, gradient all-reduce
 after the backward ("local" DDP, not overlapped), fp16 loss-scaling + clipping passes

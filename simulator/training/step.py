@@ -55,8 +55,10 @@ from simulator.dtypes import dtype_bytes
 from simulator.kernels import elementwise_bytes
 from simulator.layout_rule import stage_layers
 from simulator.training.common import Layout, TrainHardware, TrainOptions
+from simulator.training.data_parallel import dp_communication
 from simulator.training.flops import model_flops_per_token
 from simulator.training.memory import memory_breakdown, params_per_device
+from simulator.training.results import TrainResult
 
 
 def _f(x):
@@ -118,7 +120,9 @@ def layer_inventory(spec, layout: Layout, seq_len, opts: TrainOptions) -> dict:
     replaced by :func:`_materialised_attention` (Megatron-LM 2021).
     """
     ab = opts.act_bytes
-    prec = ops.Precision(weight_bytes=ab, act_bytes=ab, kv_bytes=ab)
+    # low-precision recipe: the GEMMs read the cast (FP8) weight copies; casts priced as operators
+    wb = opts.cast_bytes if opts.lowp_dtype else ab
+    prec = ops.Precision(weight_bytes=wb, act_bytes=ab, kv_bytes=ab, cast_bytes=opts.cast_bytes)
     tp, ep = _f(layout.tp), _f(layout.ep)
     T, attn = _micro_batch_work(layout, seq_len, opts.flash_attention)
     # Megatron expert parallelism: experts over the ep ranks of the data-parallel group, each split tp ways
@@ -176,6 +180,7 @@ def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpt
     def sums(kind):
         o = {n: c for n, c in inv[kind].items() if ops.OP_INFO[n].kind != ops.COMM}
         tf = _ops_s(hw, o)
+        tf = {n: (t if ops.OP_INFO[n].in_forward else 0.0 * t) for n, t in tf.items()}  # backward-only rows
         tb = _ops_s(hw, {n: c.backward(ops.OP_INFO[n]) for n, c in o.items()})
         part = {"gemm": lambda n: ops.OP_INFO[n].kind == ops.GEMM,
                 "attn": lambda n: n in _FLASH_ONLY,
@@ -240,13 +245,15 @@ def head_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpti
 
 # ------------------------------------------------------------------------------------ full step
 def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
-               opts: TrainOptions = TrainOptions()) -> dict:
+               opts: TrainOptions = TrainOptions()) -> TrainResult:
     """Step time (s) with breakdown, MFU, HFU, tokens/s and memory of ``layout`` (all broadcast).
 
-    Keys (arrays): ``step_time_s``, ``compute_s`` (pipeline steady-state compute incl. recompute),
-    ``bubble_s``, ``tp_comm_s``, ``pp_comm_s``, ``dp_comm_s`` (exposed), ``cp_comm_s``,
-    ``ep_comm_s``, ``optimizer_s``, ``mfu``, ``hfu``, ``tokens_per_s``, ``model_flops_per_step``,
-    ``hardware_flops_per_step``, ``micro_batches`` and every key of :func:`memory_breakdown`.
+    Returns a :class:`~simulator.training.results.TrainResult` (fields and units declared there):
+    ``step_time_s``, ``compute_s`` (pipeline steady-state compute incl. recompute), ``bubble_s``,
+    ``tp_comm_s``, ``pp_comm_s``, ``dp_comm_s`` (exposed), ``dp_reduce_s``, ``dp_buckets``,
+    ``cp_comm_s``, ``ep_comm_s``, ``optimizer_s``, ``mfu``, ``hfu``, ``tokens_per_s``,
+    ``model_flops_per_step``, ``hardware_flops_per_step``, ``micro_batches`` and every key of
+    :func:`memory_breakdown`.
     """
     L, hidden = _f(spec.num_layers), _f(spec.hidden_size)
     ab, gb = opts.act_bytes, opts.grad_bytes
@@ -289,24 +296,12 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     pp_comm_s = m * p2p
     pipeline_s = m * (t_max + p2p) + bubble_s
 
-    # data parallel gradient reduction / ZeRO traffic
-    dp_stride = tp * cp
+    # data parallel gradient reduction / ZeRO traffic, in collective calls (training.data_parallel)
     dp_exp = jnp.maximum(dp / ep, 1.0)
-    grad_ar = (all_reduce_s(hw, pd["dense"] * gb, dp, dp_stride)
-               + all_reduce_s(hw, pd["expert"] * gb, dp_exp, dp_stride * ep))
-    grad_rs = (all_gather_s(hw, pd["dense"] * gb, dp, dp_stride)  # reduce-scatter = all-gather cost
-               + all_gather_s(hw, pd["expert"] * gb, dp_exp, dp_stride * ep))
-    param_ag = (all_gather_s(hw, pd["dense"] * ab, dp, dp_stride)
-                + all_gather_s(hw, pd["expert"] * ab, dp_exp, dp_stride * ep))
-    # gradients can hide behind the backward of the last micro-batch only
     window = jnp.where(opts.grad_overlap, Ls * (lt["bwd"] + lt["recompute"]), 0.0)
-    z012 = jnp.where(zero == 0, jnp.maximum(grad_ar - window, 0.0),
-                     jnp.maximum(grad_rs - window, 0.0) + param_ag)
-    # ZeRO-3: 2 all-gathers + 1 reduce-scatter of the stage's weights per micro-batch, prefetched
-    z3_mb = 2.0 * param_ag + grad_rs
     mb_compute = Ls * per_layer_compute + last_extra
-    z3 = m * jnp.where(opts.zero3_prefetch, jnp.maximum(z3_mb - mb_compute, 0.0), z3_mb)
-    dp_comm_s = jnp.where(dp > 1, jnp.where(zero >= 3, z3, z012), 0.0)
+    dpc = dp_communication(spec, layout, hw, pd, opts, window, mb_compute, m, Ls)
+    dp_comm_s = dpc["dp_comm_s"]
 
     # optimizer: Adam over the local shard (HBM), or over the host link when offloaded
     shard = jnp.where(zero >= 1, 1.0, 0.0)
@@ -334,9 +329,10 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
         mfu=mflops / denom, hfu=hflops / denom, tokens_per_s=tokens / step_s,
         model_flops_per_step=mflops * jnp.ones_like(step_s), hardware_flops_per_step=hflops * jnp.ones_like(step_s),
         micro_batches=m * jnp.ones_like(step_s), devices=N * jnp.ones_like(step_s),
+        dp_reduce_s=dpc["dp_reduce_s"] * jnp.ones_like(step_s), dp_buckets=dpc["dp_buckets"] * jnp.ones_like(step_s),
     )
     out.update(mem)
-    return out
+    return TrainResult(**out)
 
 
 def time_to_train(result: dict, hw: TrainHardware, tokens) -> dict:

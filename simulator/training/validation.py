@@ -9,9 +9,14 @@ returns predicted vs measured values in the source's own FLOP convention:
 * ``achieved_tflops_per_gpu`` (Narayanan 2021): Eq. 3 FLOPs (full recompute counted) per second
   per GPU, :func:`simulator.training.flops.megatron_flops_per_iteration`;
 * ``mfu`` (Korthikanti 2022, MosaicML llm-foundry): model FLOPs ``6 N + 12 L s d`` per token
-  (attention over the full ``s x s`` matrix) over the dense peak.
+  (attention over the full ``s x s`` matrix) over the dense peak of the row's dtype (FP8 rows: the
+  FP8 peak, as llm-foundry reports them; the model runs the Transformer Engine recipe of
+  ``TrainOptions.dtype = "fp8"``).
+
+* ``tokens_per_s_per_gpu`` (NeMo performance tables): ``global_batch x seq_len / (step x GPUs)``.
 
 Recipes: ``megatron2021`` (:data:`MEGATRON_2021`), ``megatron2022`` (:data:`MEGATRON_2022`),
+``nemo2024`` (:data:`NEMO_2024`; with ``dtype = fp8`` the Transformer Engine FP8 recipe),
 ``deepspeed2021`` (:data:`DEEPSPEED_ZERO3_2021`), ``fsdp_flash`` (PyTorch FSDP + FlashAttention, no dropout, no sequence parallelism).
 """
 
@@ -37,6 +42,9 @@ from simulator.training.flops import megatron_flops_per_iteration
 from simulator.training.layouts import evaluate_layouts
 
 ROWS_CSV = data_dir("validation") / "training_rows.csv"  # package data (simulator.resources)
+#: Published low-precision (FP8) training runs that are not in ``measured_public.csv``, with their
+#: layouts and sources (``data/validation/training_rows.md``, "Low-precision rows").
+LOWP_ROWS_CSV = data_dir("validation") / "lowp_training_rows.csv"
 
 # MosaicML MPT shapes (mosaicml/llm-foundry scripts/train/yamls/pretrain/mpt-*.yaml: d_model,
 # n_heads, n_layers, expansion_ratio 4, vocab 50368, no biases, LayerNorm, tied LM head).
@@ -52,6 +60,14 @@ DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=False, 
 per-micro-batch parameter all-gathers and gradient reduce-scatters on the critical path (the
 table's throughput falls as 1/GPUs at a fixed batch, the signature of communication that is not
 hidden)."""
+
+
+NEMO_2024 = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
+                         sequence_parallel=True, tp_comm_overlap=1.0, grad_overlap=True, grad_accum_fusion=True)
+"""NeMo 24.07 / Megatron-Core performance recipes (NVIDIA/NeMo ``docs/source/performance``):
+Transformer Engine (cuDNN fused attention), sequence parallelism, TP communication overlap
+(userbuffers; ASSUMED fully hidden), overlapped gradient reduce-scatter with the distributed
+optimizer (ZeRO-1), gradient-accumulation fusion, no dropout."""
 
 
 def mpt_spec(name: str):
@@ -92,7 +108,7 @@ def _system(row):
 
 def _opts(row) -> TrainOptions:
     base = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
-            "deepspeed2021": DEEPSPEED_ZERO3_2021}[row.recipe]
+            "deepspeed2021": DEEPSPEED_ZERO3_2021, "nemo2024": NEMO_2024}[row.recipe]
     grad = row.dtype if row.dtype in ("bf16", "fp16") else "bf16"
     return dataclasses.replace(base, dtype=row.dtype, grad_dtype=grad, grad_overlap=bool(row.grad_overlap))
 
@@ -125,9 +141,14 @@ def predict_rows(rows: pd.DataFrame | None = None, calibration=None) -> pd.DataF
                                                        spec.hidden_size, spec.vocab_size))
             pred = flops / (step * row.gpus) / 1e12
         elif row.metric == "mfu":
-            pred = float(r["mfu"])
+            # MFU relative to the peak of the row's dtype (llm-foundry: "FP8 MFU is relative to the
+            # FP8 peak"); train_step's MFU is relative to the bf16 peak under a low-precision recipe
+            pred = float(r["mfu"]) / float(hw.spec.lowp_peak_ratio)
+        elif row.metric == "tokens_per_s_per_gpu":
+            pred = float(row.global_batch) * float(row.seq_len) / (step * float(row.gpus))
         else:
-            raise ConfigError(f"row {row.id}: unknown metric '{row.metric}'; allowed: achieved_tflops_per_gpu, mfu")
+            raise ConfigError(f"row {row.id}: unknown metric '{row.metric}'; allowed: achieved_tflops_per_gpu, mfu, "
+                              "tokens_per_s_per_gpu")
         out.append(dict(id=row.id, metric=row.metric, measured=float(row.measured), predicted=pred,
                         error=pred / float(row.measured) - 1.0, fits=bool(r["fits"]),
                         memory_bytes=float(r["total_bytes"]), step_time_s=step, mfu=float(r["mfu"]),

@@ -1,0 +1,103 @@
+"""Data-parallel and ZeRO communication of one training step, in collective calls.
+
+Every collective is priced by the one collective function (:func:`simulator.pricing.collective_s`)
+per call: a step issues many calls, not one, and each call pays the latency of its algorithm over
+the ``n`` ranks of the group. That is what makes data parallelism expensive at scale, so the calls
+are counted from what frameworks do:
+
+* **Gradient reduction (ZeRO 0-2)** runs in buckets of ``TrainOptions.dp_bucket_params`` weights
+  (Megatron-core ``DistributedDataParallel``: ``bucket_size = max(40e6, 1e6 x dp)`` parameters,
+  megatron/core/distributed/distributed_data_parallel.py; PyTorch DDP ``bucket_cap_mb = 25``;
+  Megatron-LM 2021 "local" DDP all-reduced one contiguous buffer after the backward:
+  ``dp_bucket_params = inf``). Overlapped with the backward of the last micro-batch (window
+  ``w``), a bucket can only start once its gradients exist, so the last bucket is never hidden:
+
+      exposed = max(C - w, C / n_buckets)         (C = time of all buckets, one after another)
+
+  without overlap the whole ``C`` is exposed. ZeRO 1/2 reduce-scatter the gradients and
+  all-gather the updated weights after the optimizer step (not overlapped).
+* **ZeRO-3** gathers a stage's weights before the forward and again before the backward of every
+  micro-batch and reduce-scatters the gradients, *module by module* (DeepSpeed's parameter
+  coordinator fetches the parameters of each submodule; PyTorch FSDP wraps units): one call per
+  weight-holding operator of the inventory per layer (norms, QKV, output projection, MLP matrices,
+  router, experts; ``simulator.ops`` records with ``params > 0``). With prefetching the calls
+  overlap the micro-batch's compute; only the excess is exposed.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from simulator import ops, pricing
+
+
+def _f(x):
+    return jnp.asarray(x, dtype=float)
+
+
+def modules_per_layer(spec, layout):
+    """(non-expert, expert) weight-holding operators of an average layer (dense/MoE mix): the
+    ZeRO-3 / FSDP gather calls per layer and pass."""
+    one = ops.attention_work(1.0, 1.0, 0.0)
+    ep = _f(layout.ep)
+    inv = ops.layer_ops(spec, 1.0, one, ops.Precision(), _f(layout.tp), ep, ep)
+    n_dense, n_moe = ops.layer_counts(spec)
+    frac_moe = n_moe / _f(spec.num_layers)
+    experts = ("moe_up", "moe_down")
+    out = []
+    for sel in (lambda n: n not in experts, lambda n: n in experts):
+        cnt = {k: sum(jnp.where(c.params > 0, 1.0, 0.0) for n, c in o.items() if sel(n)) for k, o in inv.items()}
+        out.append((1.0 - frac_moe) * cnt["dense"] + frac_moe * cnt["moe"])
+    return tuple(out)
+
+
+def _calls(kind, nbytes, n, stride, calls, hw):
+    """``calls`` collectives of ``nbytes / calls`` each (0 when nothing moves or ``n <= 1``)."""
+    calls = jnp.maximum(calls, 1.0)
+    t = calls * pricing.collective_s(kind, nbytes / calls, n, stride, hw.spec)
+    return jnp.where((nbytes > 0) & (n > 1), t, 0.0)
+
+
+def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch_compute_s, micro_batches,
+                     layers_per_stage) -> dict:
+    """Exposed data-parallel / ZeRO communication of one step (seconds; see the module docstring).
+
+    ``params``: weights per device before ZeRO sharding (``memory.params_per_device``: ``dense``,
+    ``expert``); ``window_s``: backward time of the last micro-batch (gradient overlap window);
+    ``micro_batch_compute_s``: one micro-batch's compute on the busiest stage (ZeRO-3 prefetch
+    window). Returns ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls
+    back to back), ``dp_buckets`` and ``zero3_calls`` (per micro-batch).
+    """
+    tp, cp, dp, ep = _f(layout.tp), _f(layout.cp), _f(layout.dp), _f(layout.ep)
+    zero = jnp.asarray(layout.zero)
+    ab, gb = opts.act_bytes, opts.grad_bytes
+    stride = tp * cp
+    dp_exp = jnp.maximum(dp / ep, 1.0)
+    groups = ((params["dense"], dp, stride), (params["expert"], dp_exp, stride * ep))
+    bucket = jnp.maximum(_f(opts.dp_bucket_params), 1.0)
+    nb = [jnp.ceil(p / bucket) for p, _, _ in groups]
+
+    def each(kind, nbytes_per_param, calls):
+        return sum(_calls(kind, p * nbytes_per_param, n, s, c, hw) for (p, n, s), c in zip(groups, calls, strict=True))
+
+    grad_ar = each("all_reduce", gb, nb)
+    grad_rs = each("reduce_scatter", gb, nb)
+    param_ag = each("all_gather", ab, nb)
+    buckets = jnp.maximum(nb[0] + jnp.where(params["expert"] > 0, nb[1], 0.0), 1.0)
+
+    def exposed(c):
+        return jnp.where(opts.grad_overlap, jnp.maximum(c - window_s, c / buckets), c)
+
+    z012 = jnp.where(zero == 0, exposed(grad_ar), exposed(grad_rs) + param_ag)
+    # ZeRO-3: per micro-batch, gather twice (forward, backward) and reduce-scatter, module by module
+    mods = modules_per_layer(spec, layout)
+    calls = [layers_per_stage * m for m in mods]
+    z3_mb = 2.0 * each("all_gather", ab, calls) + each("reduce_scatter", gb, calls)
+    z3 = micro_batches * jnp.where(opts.zero3_prefetch, jnp.maximum(z3_mb - micro_batch_compute_s, 0.0), z3_mb)
+    on = dp > 1
+    return dict(
+        dp_comm_s=jnp.where(on, jnp.where(zero >= 3, z3, z012), 0.0),
+        dp_reduce_s=jnp.where(on, jnp.where(zero == 0, grad_ar, grad_rs), 0.0),
+        dp_buckets=buckets,
+        zero3_calls=calls[0] + calls[1],
+    )
