@@ -138,6 +138,36 @@ def layout_violations(*, layers, heads, experts, num_devices, global_batch, seq_
     return code
 
 
+#: Serving layouts (``simlab predict serve``, serving sweeps): rule number -> one-line message.
+SERVE_MESSAGES = {
+    1: "tp = {tp} does not divide the {heads} attention heads of the model",
+    2: "pp = {pp} exceeds the model's {layers} layers",
+    3: "ep = {ep} but it is a dense model; allowed: ep = 1",
+    4: "ep = {ep} must divide the model's {experts} experts and tp x dp = {tp} x {dp} (expert parallelism pools "
+       "the tokens of the dp replicas)",
+    5: "chunk = {chunk} with batch = {batch} leaves no prefill budget (the batch's decode tokens use the whole "
+       "chunk); allowed: chunk = 0 or chunk > batch",
+}
+SERVE_RULES = {1: "tp does not divide the attention heads", 2: "pp exceeds the layers", 3: "ep > 1 for a dense model",
+               4: "ep must divide num_experts and tp * dp",
+               5: "chunk <= batch leaves no prefill budget (chunk 0 or > batch)"}
+
+
+def serving_violations(*, heads, layers, experts, tp, pp=1, ep=1, dp=1, chunk=0, batch=1) -> np.ndarray:
+    """The layout rule of serving, vectorised like :func:`layout_violations`: 0 or the first broken
+    rule of :data:`SERVE_MESSAGES` (pipeline stages may be uneven in serving: ``pp <= layers``)."""
+    H, L, E = _a(heads), _a(layers), _a(experts)
+    t, p, e, d, c, b = (_a(x) for x in (tp, pp, ep, dp, chunk, batch))
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (H, L, E, t, p, e, d, c, b)))
+    code = np.zeros(shape, dtype=np.int64)
+    safe = lambda x: np.maximum(x, 1.0)  # noqa: E731
+    for k, bad in ((1, np.mod(H, safe(t)) != 0), (2, p > L), (3, (e > 1) & (E == 0)),
+                   (4, (e > 1) & ((np.mod(E, safe(e)) != 0) | (np.mod(t * d, safe(e)) != 0))),
+                   (5, (c > 0) & (c <= b))):
+        code = np.where((code == 0) & np.broadcast_to(bad, shape), k, code)
+    return code
+
+
 def explain(code: int, **values) -> str:
     """The one-line message of rule ``code`` with the layout's numbers filled in."""
     values = {k: (int(v) if isinstance(v, (float, np.floating)) and float(v).is_integer() else v)
@@ -165,4 +195,4 @@ def check_layout(spec, num_devices: int, global_batch: int, seq_len: int, *, tp:
         raise ConfigError(explain(code, **vals))
 
 
-__all__ = ["MESSAGES", "RULES", "check_layout", "explain", "layout_violations", "stage_layers"]
+__all__ = ["MESSAGES", "RULES", "SERVE_MESSAGES", "SERVE_RULES", "serving_violations", "check_layout", "explain", "layout_violations", "stage_layers"]

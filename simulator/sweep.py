@@ -37,6 +37,7 @@ from simulator import ops as O
 from simulator.engines import ENGINES
 from simulator.errors import ConfigError
 from simulator.hw import HwSpec, build_hw
+from simulator.layout_rule import SERVE_RULES, serving_violations
 from simulator.models import stack_specs
 from simulator.serving import (
     DEFAULT_BLOCK_SIZE,
@@ -140,15 +141,12 @@ def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, exper
     for name in ("tp_overlap", "spec_accept"):
         v = arrays[name]
         flag(~((v >= 0) & (v <= 1)), f"{name} must be in [0, 1]")
-    tp = np.maximum(arrays["tp"], 1)
-    flag(np.mod(heads, tp) != 0, "tp does not divide the attention heads")
-    flag(arrays["pp"] > layers, "pp exceeds the layers")
-    ep = np.maximum(arrays["ep"], 1)
-    flag((ep > 1) & (experts == 0), "ep > 1 for a dense model")
-    flag((ep > 1) & ((np.mod(experts, ep) != 0) | (np.mod(tp * arrays["dp"], ep) != 0)),
-         "ep must divide num_experts and tp * dp")
-    chunk = arrays["chunk"]
-    flag((chunk > 0) & (chunk <= arrays["batch"]), "chunk <= batch leaves no prefill budget (chunk 0 or > batch)")
+    # the one serving layout rule (simulator.layout_rule.serving_violations)
+    rule = serving_violations(heads=heads, layers=layers, experts=experts, tp=np.maximum(arrays["tp"], 1),
+                              pp=arrays["pp"], ep=np.maximum(arrays["ep"], 1), dp=arrays["dp"], chunk=arrays["chunk"],
+                              batch=arrays["batch"])
+    for k, text in SERVE_RULES.items():
+        flag(rule == k, text)
     for mask, text in extra:
         flag(mask, text)
     bad = np.flatnonzero(code)

@@ -9,6 +9,7 @@ from hardware_db import Device, System, load_device, load_system
 from simulator import ops as O
 from simulator.errors import ConfigError
 from simulator.hw import build_hw, slow_tier
+from simulator.layout_rule import SERVE_MESSAGES, serving_violations
 from simulator.serving.breakdown import breakdown
 from simulator.serving.core import (
     DEFAULT_BLOCK_SIZE,
@@ -150,9 +151,6 @@ def check_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp
     output_len = _int_at_least("output length", output_len, 1)
     tp, pp, ep, dp = (_int_at_least(n, v, 1) for n, v in (("tp", tp), ("pp", pp), ("ep", ep), ("dp", dp)))
     chunk = _int_at_least("chunk", chunk, 0)
-    if 0 < chunk <= batch:
-        raise ConfigError(f"chunk = {chunk} with batch = {batch} leaves no prefill budget (the batch's decode "
-                          f"tokens use the whole chunk); allowed: chunk = 0 or chunk > batch")
     block_size = _int_at_least("block size", block_size, 1)
     spec_gamma = _int_at_least("speculative gamma", spec_gamma, 0)
     if not 0.0 <= float(tp_overlap) <= 1.0:
@@ -161,18 +159,13 @@ def check_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp
         raise ConfigError(f"speculative acceptance rate = {spec_accept}; allowed: a fraction in [0, 1]")
     if float(workspace_bytes) < 0:
         raise ConfigError(f"workspace bytes = {workspace_bytes}; allowed: >= 0")
-    heads = int(model.num_heads)
-    if heads % tp:
-        raise ConfigError(f"tp = {tp} does not divide the {heads} attention heads of '{model.name}'; "
-                          f"allowed: {_divisors(heads)}")
-    if pp > int(model.num_layers):
-        raise ConfigError(f"pp = {pp} exceeds the {int(model.num_layers)} layers of '{model.name}'")
-    if ep > 1:
-        e = int(model.num_experts)
-        if e == 0:
-            raise ConfigError(f"ep = {ep} but '{model.name}' is a dense model; allowed: ep = 1")
-        if e % ep or (tp * dp) % ep:
-            raise ConfigError(f"ep = {ep} must divide num_experts = {e} and tp * dp = {tp * dp}")
+    vals = dict(heads=int(model.num_heads), layers=int(model.num_layers), experts=int(model.num_experts), tp=tp,
+                pp=pp, ep=ep, dp=dp, chunk=chunk, batch=batch)
+    code = int(serving_violations(**vals))  # the one serving layout rule (simulator.layout_rule)
+    if code == 1:
+        raise ConfigError(f"{SERVE_MESSAGES[1].format(**vals)} '{model.name}'; allowed: {_divisors(vals['heads'])}")
+    if code:
+        raise ConfigError(SERVE_MESSAGES[code].format(**vals))
     if isinstance(hw, System):
         hw = hw.for_devices(tp * pp * dp)
         link_ok = hw.intra_node_link is not None or hw.devices_per_node == 1

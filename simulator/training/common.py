@@ -182,7 +182,9 @@ class TrainOptions:
     * ``dp_bucket_params``: weights per gradient-reduction bucket (one collective call each):
       4e7, Megatron-core ``DistributedDataParallel`` (``bucket_size = max(40000000, 1000000 * dp)``,
       megatron/core/distributed/distributed_data_parallel.py); ``inf`` = one contiguous buffer
-      (Megatron-LM 2021 "local" DDP). See ``simulator.training.data_parallel``.
+      (Megatron-LM 2021 "local" DDP). ``dp_bucket_params_per_rank``: the bucket grows with the
+      data-parallel size, ``max(dp_bucket_params, dp_bucket_params_per_rank x dp)`` (same source).
+      See ``simulator.training.data_parallel``.
     * ``mfu_attention``: attention FLOPs in MFU's model FLOPs, ``causal`` (default) or ``full``
       (``s x s``, PaLM / Megatron-LM / MosaicML); see ``simulator.training.flops``.
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
@@ -205,6 +207,7 @@ class TrainOptions:
     optimizer_extra_passes: float = 0.0
     mfu_attention: str = "causal"
     dp_bucket_params: float = 4.0e7
+    dp_bucket_params_per_rank: float = 1.0e6
 
     def __post_init__(self):
         from simulator.training.flops import check_mfu_attention

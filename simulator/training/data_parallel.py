@@ -5,8 +5,9 @@ per call: a step issues many calls, not one, and each call pays the latency of i
 the ``n`` ranks of the group. That is what makes data parallelism expensive at scale, so the calls
 are counted from what frameworks do:
 
-* **Gradient reduction (ZeRO 0-2)** runs in buckets of ``TrainOptions.dp_bucket_params`` weights
-  (Megatron-core ``DistributedDataParallel``: ``bucket_size = max(40e6, 1e6 x dp)`` parameters,
+* **Gradient reduction (ZeRO 0-2)** runs in buckets of ``max(dp_bucket_params,
+  dp_bucket_params_per_rank x dp)`` weights (``TrainOptions``; Megatron-core
+  ``DistributedDataParallel``: ``bucket_size = max(40e6, 1e6 x dp)`` parameters,
   megatron/core/distributed/distributed_data_parallel.py; PyTorch DDP ``bucket_cap_mb = 25``;
   Megatron-LM 2021 "local" DDP all-reduced one contiguous buffer after the backward:
   ``dp_bucket_params = inf``). Overlapped with the backward of the last micro-batch (window
@@ -74,7 +75,8 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch
     stride = tp * cp
     dp_exp = jnp.maximum(dp / ep, 1.0)
     groups = ((params["dense"], dp, stride), (params["expert"], dp_exp, stride * ep))
-    bucket = jnp.maximum(_f(opts.dp_bucket_params), 1.0)
+    # Megatron-core: bucket_size = max(40e6, 1e6 x dp) parameters (larger groups, fewer calls)
+    bucket = jnp.maximum(jnp.maximum(_f(opts.dp_bucket_params), _f(opts.dp_bucket_params_per_rank) * dp), 1.0)
     nb = [jnp.ceil(p / bucket) for p, _, _ in groups]
 
     def each(kind, nbytes_per_param, calls):
