@@ -7,6 +7,7 @@ import numpy as np
 
 from hardware_db import Device, System, load_device, load_system
 from simulator import ops as O
+from simulator.compiled import cached_call
 from simulator.errors import ConfigError
 from simulator.hw import build_hw, slow_tier
 from simulator.layout_rule import SERVE_MESSAGES, serving_violations
@@ -244,7 +245,8 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
             raise ConfigError("a draft model needs spec_gamma >= 1")
     elif cfg["spec_gamma"] > 0:
         raise ConfigError(f"spec_gamma = {cfg['spec_gamma']} needs a draft model")
-    res = _serve_core_jit(shape_only(spec), hws, prec, c, shape_only(draft))
+    # one trace per shape, kept across processes (simulator.compiled; plain jit when the cache is off)
+    res = cached_call("serve_core", serve_core, (shape_only(spec), hws, prec, c, shape_only(draft)))
     out = {
         "model": spec.name,
         "hardware": getattr(hwobj, "name", "?"),

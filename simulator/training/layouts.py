@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import layout_rule
+from simulator.compiled import cached_call
 from simulator.errors import ConfigError
 from simulator.training.common import OFFLOAD, RECOMPUTE, Layout, TrainHardware, TrainOptions
 from simulator.training.step import train_step
@@ -88,11 +89,6 @@ def enumerate_layouts(spec, num_devices: int, global_batch: int, seq_len: int, *
     return Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in (*cols, zeros, zeros)))
 
 
-@partial(jax.jit, static_argnames=("opts",))
-def _evaluate(spec, layout, hw, global_batch, seq_len, opts):
-    return train_step(spec, layout, hw, global_batch, seq_len, opts)
-
-
 def evaluate_layouts(spec, layouts: Layout, hw: TrainHardware, global_batch, seq_len,
                      opts: TrainOptions = TrainOptions()) -> dict[str, np.ndarray]:
     """Evaluate a batch of layouts with one jitted :func:`train_step` call; numpy arrays out."""
@@ -107,7 +103,10 @@ def evaluate_layouts(spec, layouts: Layout, hw: TrainHardware, global_batch, seq
             spec = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[:1], size - n)]), spec)
     if dataclasses.is_dataclass(spec) and hasattr(spec, "name"):
         spec = dataclasses.replace(spec, name="")  # static metadata: one compilation for all models
-    out = _evaluate(spec, layouts, hw, jnp.asarray(float(global_batch)), jnp.asarray(float(seq_len)), opts)
+    # one trace per (shapes, recipe), kept across processes (simulator.compiled)
+    out = cached_call("train_step", partial(train_step, opts=opts),
+                      (spec, layouts, hw, jnp.asarray(float(global_batch)), jnp.asarray(float(seq_len))),
+                      static=repr(opts))
     return {k: np.asarray(v)[:n] if np.ndim(v) else np.asarray(v) for k, v in out.items()}
 
 

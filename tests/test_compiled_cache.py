@@ -1,0 +1,29 @@
+"""simulator.compiled: traced programs saved across processes give the same results as plain jit."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator import compiled
+from simulator.serving import predict_serve
+
+
+def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
+    pytest.importorskip("flatbuffers")
+    kw = dict(batch=4, input_len=256, output_len=32)
+    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # tests run with the cache off: plain jit
+    monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)
+    monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
+    compiled._MEMO.clear()
+    first = predict_serve("llama-3-8b", "h100-sxm", **kw)  # traces and saves
+    saved = list((tmp_path / "programs").glob("serve_core-*.bin"))
+    assert len(saved) == 1
+    compiled._MEMO.clear()  # as a new process: load the saved program
+    second = predict_serve("mistral-7b", "h100-sxm", **kw)  # another model, same structure: same program
+    assert len(list((tmp_path / "programs").glob("serve_core-*.bin"))) == 1
+    again = predict_serve("llama-3-8b", "h100-sxm", **kw)
+    for k in ("ttft_s", "tpot_s", "memory_bytes", "output_tokens_per_s"):
+        assert first[k] == pytest.approx(ref[k], rel=1e-6)
+        assert again[k] == pytest.approx(ref[k], rel=1e-6)
+    assert second["ttft_s"] != pytest.approx(first["ttft_s"], rel=1e-3)
+    compiled._MEMO.clear()
