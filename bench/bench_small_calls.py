@@ -17,7 +17,13 @@ Measured for the two table evaluators, each compiled before it is timed (best of
                                                 [--repeat 5] [--only serve|train]
 
 Printed per evaluator: t(1), t(small), t(large), the per-configuration costs, and whether the
-target holds. Other processes on the same cores slow wall-clock times; the load average is printed.
+target holds. Other processes on the same cores slow wall-clock times (the best of ``--repeat`` is
+kept; the load average is printed).
+
+Where the fixed cost of a small ``serve`` call goes (cProfile, 64 configurations, 2-core CPU): most of
+it is eager JAX dispatch while building the stacked model / hardware tables (``stack_specs``,
+``build_hw``, ``sweep._stack`` and ``sweep._pad_table``: one small JAX op per leaf), not the padded
+rows of the jitted block; see the issue-11 report for the proposed change to ``simulator/sweep.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ import pandas as pd
 
 
 def _best(fn, repeat: int) -> float:
-    fn()  # compile / warm caches: not counted
+    """Best wall time (s) of ``repeat`` calls after one untimed call (compilation, caches)."""
+    fn()
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -76,7 +83,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=64)
     ap.add_argument("--large", type=int, default=1_000_000, help="serving configurations of the large call")
     ap.add_argument("--train-large", type=int, default=100_000, help="training configurations of the large call")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--only", choices=("serve", "train"), default=None)
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

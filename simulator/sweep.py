@@ -44,6 +44,7 @@ from simulator.serving import (
     DEFAULT_WORKSPACE_BYTES,
     RESULT_COLUMNS,
     ServeConfig,
+    dequant_flop_of,
     resolve_dtypes,
     resolve_hardware,
     resolve_model,
@@ -206,7 +207,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     ac, au = _codes(df["act_dtype"]) if "act_dtype" in df.columns else (np.zeros(n, dtype=np.int64), [None])
     pair_codes, pairs = pd.factorize(hc.astype(np.int64) * (len(au) + 1) + ac)
     h_codes = pair_codes
-    hw_specs, act_bytes_of_key = [], []
+    hw_specs, act_bytes_of_key, compute_dtype_of_key = [], [], []
     for key in pairs:
         name, a = hu[int(key) // (len(au) + 1)], au[int(key) % (len(au) + 1)]
         a = None if a is None or (isinstance(a, float) and np.isnan(a)) else str(a).lower()
@@ -214,8 +215,10 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
         cdt, prec = resolve_dtypes(obj, None, a, None)
         hw_specs.append(build_hw(obj, cdt))
         act_bytes_of_key.append(float(prec.act_bytes))
+        compute_dtype_of_key.append(cdt)
     hws: HwSpec = _pad_table(_stack(hw_specs))
     a_bytes = np.asarray(act_bytes_of_key)[h_codes]
+    compute_dtypes = np.asarray(compute_dtype_of_key, dtype=object)[h_codes]
 
     def bytes_col(col, fn):
         out = a_bytes.copy()
@@ -231,6 +234,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
 
     w_bytes = bytes_col("weight_dtype", weight_bytes_of)
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
+    dq_flop = dequant_flop_of(w_bytes, a_bytes, compute_dtypes)  # the front end's rule, per row
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
     eng_arrays, eng_bad = _engine_columns(df)
@@ -265,7 +269,8 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
             x = np.asarray(x[start:stop])
             return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
 
-        prec_arrays = tuple(blk(x).astype(np.float32, copy=False) for x in (w_bytes, a_bytes, kv_bytes))
+        prec_arrays = tuple(blk(x).astype(np.float32, copy=False)
+                            for x in (w_bytes, a_bytes, kv_bytes, np.zeros_like(w_bytes), dq_flop))
         cfg_arrays = tuple(blk(safe[name]).astype(np.float32, copy=False) for name in cfg_names)
         idx = (blk(m_codes).astype(np.int32), blk(h_codes).astype(np.int32))
         out = _eval_block(models, hws, *idx, prec_arrays, cfg_arrays, drafts,

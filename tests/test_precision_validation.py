@@ -1,7 +1,8 @@
 """Low-precision predictions vs published measurements, with the catalog's DEFAULT efficiencies.
 
-Training: NVIDIA NeMo 24.07 FP8 pre-training table on DGX-H100 (``data/validation/
-lowp_training_rows.csv``, layouts from the table) and the MosaicML MPT-3B FP8 row of
+Training: NVIDIA NeMo 24.07 FP8 pre-training table on DGX-H100 and the Megatron-Bridge 25.11 FP8
+current-scaling rows on DGX-B200 / DGX-H100 (``data/validation/lowp_training_rows.csv``, layouts
+from the tables) and the MosaicML MPT-3B FP8 row of
 ``measured_public.csv``. Serving: the TensorRT-LLM FP8 (H100/H200) and NVFP4 (B200) max-throughput
 rows of ``measured_public.csv`` (``data/validation/serving_rows.csv``). Before/after per source:
 ``docs/training.md`` ("Low precision") and ``docs/serving.md`` ("Low precision").
@@ -27,11 +28,11 @@ def test_nemo_fp8_rows_within_target(nemo):
     the FP8 peak with the bf16 efficiency, no casts) these rows were +37 % to +82 % (median +50 %)."""
     assert nemo["fits"].all()
     med = float(nemo["abs_error"].median())
-    print(f"\nNeMo FP8 (H100): median |error| {100 * med:.1f}%, max {100 * nemo['abs_error'].max():.1f}%")
+    print(f"\nNeMo FP8 (H100, B200): median |error| {100 * med:.1f}%, max {100 * nemo['abs_error'].max():.1f}%")
     assert med <= 0.15
-    # Llama 3 8B at seq 8192 with CP 2 is the worst (+24 %); no row beyond 30 %
+    # Llama 3 8B at seq 8192 with CP 2 is the worst (+24 %), B200 Llama 3 8B +18 %; none beyond 30 %
     assert (nemo["abs_error"] <= 0.30).all()
-    assert (nemo["abs_error"] <= 0.15).sum() >= 5
+    assert (nemo["abs_error"] <= 0.15).sum() >= 8
 
 
 def test_fp8_recipe_is_faster_than_bf16_by_less_than_the_peak_ratio(nemo):

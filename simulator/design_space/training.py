@@ -6,8 +6,7 @@ model names and (system, device count, dtype) triples are factorised, each disti
 once into a stacked pytree, and one jitted ``jax.vmap(train_step)`` gathers the rows and
 evaluates blocks padded to a power-of-two row count (:func:`bucket_rows`: at least 8, at most
 ``block_rows``), so a sweep compiles once per block shape and option set, and a call with a few
-configurations pays for a few rows, not for a whole block. The stacked model and hardware tables are
-padded the same way, so calls with different numbers of distinct models reuse a compilation.
+configurations pays for a few rows, not for a whole block.
 
 Input columns (defaults in brackets): ``model``; ``system`` (a catalog system, scaled with
 ``System.for_devices``) or ``hardware`` (a device: one node holding all devices); ``num_devices``;
@@ -73,14 +72,6 @@ def bucket_rows(n: int, cap: int = BLOCK_ROWS) -> int:
     return int(min(cap, max(MIN_ROWS, 1 << (max(int(n), 1) - 1).bit_length())))
 
 
-def _pad_rows(table, size: int):
-    """A stacked pytree table padded to ``size`` rows by repeating its last row (indices unchanged)."""
-    rows = int(jax.tree_util.tree_leaves(table)[0].shape[0])
-    if rows >= size:
-        return table
-    return jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], size - rows, axis=0)]), table)
-
-
 @partial(jax.jit, static_argnames=("opts", "with_tokens"))
 def _block(models, hws, m_idx, h_idx, layout_arrays, gb, seq, tokens, opts, with_tokens):
     from simulator.training import Layout, time_to_train, train_step
@@ -122,7 +113,7 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
 
     m_codes, m_names = pd.factorize(df["model"].astype(str))
     specs = [load_model(name) for name in m_names]
-    models = _pad_rows(stack_specs(specs), bucket_rows(len(specs), 1 << 30))
+    models = stack_specs(specs)
     heads = np.asarray([int(s.num_heads) for s in specs], dtype=float)[m_codes]
     layers = np.asarray([int(s.num_layers) for s in specs], dtype=float)[m_codes]
     experts = np.asarray([int(s.num_experts) for s in specs], dtype=float)[m_codes]
@@ -185,8 +176,7 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
                    "first_stage_layers": np.where(valid, first_l, 0.0), "last_stage_layers": np.where(valid, last_l, 0.0)}
     names = [f.name for f in dataclasses.fields(Layout)]
     if hws[0] is not None:
-        stacked_hw = _pad_rows(jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws),
-                               bucket_rows(len(hws), 1 << 30))
+        stacked_hw = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws)
         safe_B = np.where(valid, B, 1.0)
         safe_S = np.where(valid, S, 1.0)
         opt_key = texts["dtype"] + "|" + pd.Series(flags["flash_attention"]).astype(str) + "|" + \
@@ -211,12 +201,12 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
                         results[k] = np.full(n, np.nan if val.dtype != bool else False,
                                              dtype=bool if val.dtype == bool else np.float64)
                     results[k][idx] = val
-    res = pd.DataFrame(results) if results else pd.DataFrame(index=pd.RangeIndex(n))
-    for k in res.columns:
-        if res[k].dtype == bool:
-            res[k] = res[k].to_numpy() & valid
+    for arr in results.values():  # invalid rows: False / NaN (on the arrays: one pass, no per-column .loc)
+        if arr.dtype == bool:
+            arr &= valid
         else:
-            res.loc[~valid, k] = np.nan
+            arr[~valid] = np.nan
+    res = pd.DataFrame(results) if results else pd.DataFrame(index=pd.RangeIndex(n))
     res.insert(0, "dp", np.where(valid, dp, np.nan))
     res["valid"] = valid
     res["error"] = reason.astype(str)

@@ -118,11 +118,19 @@ def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
     dev.peak(act_dtype)  # raises HardwareError naming the dtypes the device has
     w = weight_bytes_of(act_dtype if weight_dtype is None else weight_dtype)
     kv = a if kv_dtype is None else dtype_bytes(kv_dtype)
-    # weight-only format (W4A16, Q4_0, W8A16): dequantised inside the GEMM kernels (MARLIN-style)
+    dq = float(dequant_flop_of(w, a, act_dtype))
+    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv, dequant_flop=dq)
+
+
+def dequant_flop_of(weight_bytes, act_bytes, compute_dtype):
+    """Dequantisation FLOP per weight of a weight-only format (W4A16, Q4_0, W8A16: weights narrower
+    than the activations, GEMMs in a high-precision compute dtype), dequantised inside the GEMM
+    kernels (MARLIN-style, ``simulator.ops.DEQUANT_FLOP_PER_WEIGHT``); 0 otherwise. Broadcasts
+    (``compute_dtype`` a name or an array of names), so the sweep applies the same rule per row."""
     from simulator.hw import LOWP_DTYPES
 
-    dq = O.DEQUANT_FLOP_PER_WEIGHT if (w < a and act_dtype not in LOWP_DTYPES) else 0.0
-    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv, dequant_flop=dq)
+    lowp = np.isin(np.asarray(compute_dtype, dtype=object), list(LOWP_DTYPES))
+    return np.where((np.asarray(weight_bytes) < np.asarray(act_bytes)) & ~lowp, O.DEQUANT_FLOP_PER_WEIGHT, 0.0)
 
 
 def _int_at_least(name, value, low):

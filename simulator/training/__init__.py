@@ -175,6 +175,8 @@ def search(model, system, gpus: int, *, global_batch: int, seq_len: int, tokens=
     if sr.best >= 0:
         best = _row(sr.results, sr.best)
         best["layout"] = sr.layouts.to_dict(sr.best)
+        best.update(model=spec.name, system=out["system"], gpus=int(gpus), global_batch=int(global_batch),
+                    seq_len=int(seq_len))
         out["best"] = _add_budget(best, hw, gpus, tokens)
     else:
         j = int(np.argmin(sr.results["shortfall_bytes"]))
