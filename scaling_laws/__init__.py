@@ -13,8 +13,9 @@ Modules (each cites its paper in its docstring):
     allocation      numerical compute-optimal allocation
 
 ``get_law(name)``, ``list_laws()`` and ``get_param_set("chinchilla-epoch")`` (in
-:mod:`scaling_laws.base`) index them. Importing this package is cheap; JAX is imported by the
-law modules. This package never imports :mod:`simulator`.
+:mod:`scaling_laws.base`) index them. Importing this package, or listing the laws, does not import
+JAX: the law modules import ``jax.numpy`` when a law is first evaluated (:mod:`scaling_laws._lazy`).
+This package never imports :mod:`simulator`.
 """
 
 from scaling_laws.errors import LawError

@@ -67,7 +67,6 @@ attention) and dispatched with an all-to-all.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from simulator.arch import (
@@ -156,44 +155,15 @@ HEAD_OPS: dict[str, str] = {n: OP_INFO[n].kind for n in HEAD_OP_NAMES}
 OP_EFF_CLASS: dict[str, str] = {n: i.eff_class for n, i in OP_INFO.items()}
 COMM_OPS: dict[str, tuple[str, str]] = {n: (i.collective, i.group) for n, i in OP_INFO.items() if i.kind == COMM}
 
-# Effective storage of quantisation formats that carry scales (bytes per weight, scales included).
-QUANT_FORMAT_BYTES: dict[str, float] = {
-    "q4_0": 18.0 / 32.0,  # llama.cpp block_q4_0: 32 x 4-bit + one fp16 scale = 4.5 bits/weight
-    "q8_0": 34.0 / 32.0,  # llama.cpp block_q8_0: 32 x 8-bit + one fp16 scale = 8.5 bits/weight
-    "q4_k_m": 4.85 / 8.0,  # llama.cpp Q4_K_M mix, about 4.85 bits/weight for Llama-7B/8B
-    # OCP Microscaling Formats (MX) Specification v1.0 (2023), Sec. 5: blocks of 32 elements share
-    # one 8-bit E8M0 scale: (32 x 4 + 8) / 32 = 4.25 bits/weight
-    "mxfp4": (32.0 * 4.0 + 8.0) / 32.0 / 8.0,
-    # NVIDIA NVFP4 (Blackwell; NVIDIA technical blog "Introducing NVFP4 for Efficient and Accurate
-    # Low-Precision Inference", 2025): blocks of 16 E2M1 values share one FP8 E4M3 scale, plus one
-    # FP32 scale per tensor (negligible): (16 x 4 + 8) / 16 = 4.5 bits/weight
-    "nvfp4": (16.0 * 4.0 + 8.0) / 16.0 / 8.0,
-    # OCP MX v1.0: MXFP8 (E4M3/E5M2), blocks of 32 with one E8M0 scale: 8.25 bits/weight
-    "mxfp8": (32.0 * 8.0 + 8.0) / 32.0 / 8.0,
-    # FP8 with one FP32 scale per tensor (Transformer Engine / TensorRT-LLM per-tensor scaling):
-    # the scale is 4 bytes per tensor of millions of weights, i.e. 1 byte/weight to 1e-6
-    "fp8_e4m3": 1.0,
-}
-#: Which low-precision GEMM dtype a scaled weight format runs in when the activations are in it too
-#: (W4A4 NVFP4 / MXFP4 use the FP4 tensor cores, MXFP8 the FP8 ones).
-QUANT_FORMAT_GEMM_DTYPE: dict[str, str] = {"mxfp4": "fp4", "nvfp4": "fp4", "mxfp8": "fp8", "fp8_e4m3": "fp8"}
-
-#: Vector FLOP to dequantise one 4-bit weight inside a MARLIN-style kernel (Frantar et al. 2024
-#: Sec. 4: a lop3 bit-trick turns packed INT4 into FP16 pairs, then one FP16x2 FMA applies zero point
-#: and scale): about 3 half-precision operations per 2 weights, counted as 1.5 FLOP at the device's
-#: vector (FP32) rate. ASSUMPTION (instruction count, not a measured time); Q4_0 / Q8_0 use the same.
-DEQUANT_FLOP_PER_WEIGHT = 1.5
-
-# Low-precision training casts (Transformer Engine, delayed/current per-tensor scaling; TE docs
-# "Using FP8 with Transformer Engine" and ``transformer_engine.pytorch.cpp_extensions.cast_transpose``):
-# the forward casts the input and the weight of every FP8 GEMM with one fused amax + scale + cast +
-# transpose kernel each, writing the row-major operand and its transpose (Hopper FP8 tensor cores
-# take only the TN layout, so the backward's wgrad/dgrad GEMMs need the transposed copies); the
-# backward casts the output gradient the same way.
-CAST_FLOP_PER_ELEM = 3.0  # |x| + running max (amax), scale multiply, convert (assumption, vector FLOP)
-CAST_COPIES = 2.0  # operand + its transpose written per cast (cast_transpose)
-CAST_KERNELS_FWD = 2.0  # per GEMM: input cast_transpose + weight cast_transpose
-CAST_KERNELS_BWD = 1.0  # per GEMM: output-gradient cast_transpose
+from simulator.formats import (  # noqa: E402  (number formats live in simulator.formats)
+    CAST_COPIES,
+    CAST_FLOP_PER_ELEM,
+    CAST_KERNELS_BWD,
+    CAST_KERNELS_FWD,
+    DEQUANT_FLOP_PER_WEIGHT,
+    QUANT_FORMAT_BYTES,
+    QUANT_FORMAT_GEMM_DTYPE,
+)
 
 
 def _f(x):
@@ -410,45 +380,14 @@ def forward_ops(model, tokens, attn: AttnWork, lm_tokens, prec: Precision, tp=1,
     return _checked(out)
 
 
-# ------------------------------------------------------------------------- inventory readers
-def total_cost(ops: dict[str, OpCost]) -> OpCost:
-    """Sum of all operators (a single :class:`OpCost`)."""
-    vals = list(ops.values())
-    return jax.tree_util.tree_map(lambda *xs: sum(xs[1:], xs[0]), *vals)
-
-
-def matmul_flops(ops: dict[str, OpCost]):
-    """Forward matrix FLOP of an inventory (gemm and attention kinds; what MFU counts)."""
-    return sum(c.flops for n, c in ops.items() if OP_INFO[n].matmul)
-
-
-def param_counts(model, tp=1, ep=1, dp=1):
-    """``(total, active)`` weights held by one TP rank, read from the inventory.
-
-    ``active`` counts ``k + S`` experts per MoE layer instead of ``E + S`` (what one token uses);
-    with ``tp = ep = 1`` these equal ``ModelSpec.total_params()`` / ``active_params()``.
-    """
-    ops = forward_ops(model, 1.0, attention_work(1.0, 1.0, 0.0), 1.0, Precision(), tp, 1, ep, dp)
-    total = sum(c.params for c in ops.values())
-    e = _f(model.num_experts)
-    routed = ops["moe_up"].params + ops["moe_down"].params
-    active = total - routed + routed * jnp.where(e > 0, _f(model.experts_per_token) / jnp.maximum(e, 1.0), 0.0)
-    return total, active
-
-
-def attention_flops_per_token(model, keys):
-    """Score + context FLOP per query token attending ``keys`` keys: ``2 L heads (qk_dim + v_dim) keys``.
-
-    Together with ``2 N`` for the weights this is the forward FLOP per token of Kaplan et al. 2020
-    (Sec. 2.1, ``C_forward = 2 N + 2 n_layer n_ctx d_attn``), with separate q/k and v widths.
-    """
-    return 2.0 * _f(model.num_layers) * _f(model.num_heads) * (qk_head_dim(model) + v_head_dim(model)) * keys
-
-
-def op_field(ops: dict[str, OpCost], field: str):
-    """Stack one field of every operator along a new last axis (order of ``ops``)."""
-    return jnp.stack([getattr(v, field) for v in ops.values()], axis=-1)
-
+# Readers of the inventory (parameter totals, matrix FLOPs) live in simulator.inventory.
+from simulator.inventory import (  # noqa: E402
+    attention_flops_per_token,
+    matmul_flops,
+    op_field,
+    param_counts,
+    total_cost,
+)
 
 __all__ = [
     "ATTENTION", "AttnWork", "COMM", "COMM_OPS", "GEMM", "HEAD_OPS", "LAYER_OPS", "OP_EFF_CLASS", "OP_INFO",

@@ -7,7 +7,7 @@ in Python: model names and (hardware, compute dtype) pairs are factorised, each 
 loaded once into a stacked pytree table (padded to a power of two), and one ``jax.jit``-compiled
 function gathers the rows and evaluates :func:`simulator.serving.serve_core` with ``jax.lax.map``
 over vmapped batches of :data:`MAP_BATCH` rows (so a batch's intermediates stay in cache). Rows go
-in fixed-size blocks (4096 for small sweeps, 65536 for large ones, padded) so a sweep compiles once,
+in blocks of a power-of-two size (at most 65536 rows, padded; :func:`block_size`) so a sweep compiles once,
 and blocks run on all cores (XLA releases the GIL).
 
 Input columns (defaults in brackets): ``model``; ``hardware`` (device name/path) or ``system``;
@@ -58,20 +58,29 @@ NUMERIC_DEFAULTS = {
     "workspace_bytes": DEFAULT_WORKSPACE_BYTES, "spec_gamma": 0, "spec_accept": 0.0,
 }
 BLOCK_ROWS = 1 << 16  # rows per compiled call for large sweeps
-SMALL_BLOCK_ROWS = 1 << 12  # rows per call for small sweeps (one compile serves both sizes' users)
 
 
 def _stack(objs):
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x, dtype=float) for x in xs]), *objs)
+    """Stack pytrees along a new leading axis, in NumPy (float32: the dtype the core computes in);
+    one small eager JAX operation per field would dominate a call with few configurations."""
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x, dtype=np.float32) for x in xs]), *objs)
 
 
 def _pad_table(table, size: int | None = None):
-    """Pad a stacked table to a power-of-two row count (>= 8) by repeating its last row."""
+    """Pad a stacked table to a power-of-two row count (>= 8) by repeating its last row (NumPy)."""
     rows = int(jax.tree_util.tree_leaves(table)[0].shape[0])
     size = size or max(8, 1 << (rows - 1).bit_length())
     if size == rows:
         return table
-    return jax.tree_util.tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], size - rows, axis=0)]), table)
+    return jax.tree_util.tree_map(lambda x: np.concatenate([x, np.repeat(x[-1:], size - rows, axis=0)]), table)
+
+
+def block_size(n: int, block_rows: int = BLOCK_ROWS) -> int:
+    """Rows per compiled call: the next power of two >= ``n`` (>= 8), at most ``block_rows``; above
+    :data:`MAP_BATCH` a multiple of it. Calls of similar size share one compilation, and a call with
+    64 configurations does not pay for thousands of padded rows."""
+    size = min(int(block_rows), max(8, 1 << (max(int(n), 1) - 1).bit_length()))
+    return -(-size // MAP_BATCH) * MAP_BATCH if size > MAP_BATCH else size
 
 
 def _take(table, idx):
@@ -91,7 +100,8 @@ def _rows(models, hws, m_idx, h_idx, prec_arrays, cfg_arrays, drafts=None, d_idx
         return {k: res[k] for k in RESULT_COLUMNS}
 
     d_idx = m_idx if d_idx is None else d_idx
-    return jax.lax.map(one, (m_idx, h_idx, prec_arrays, cfg_arrays, d_idx), batch_size=MAP_BATCH)
+    rows = int(np.shape(m_idx)[0])
+    return jax.lax.map(one, (m_idx, h_idx, prec_arrays, cfg_arrays, d_idx), batch_size=min(MAP_BATCH, rows))
 
 
 _eval_block = jax.jit(_rows)
@@ -256,8 +266,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     block = np.empty((len(float_cols), n), dtype=np.float32)  # one 2-D block: no DataFrame consolidation copy
     results = {k: block[i] for i, k in enumerate(float_cols)}
     results["fits"] = np.empty(n, dtype=bool)
-    size = SMALL_BLOCK_ROWS if n < block_rows else block_rows  # fixed sizes: few compilations
-    size = -(-size // MAP_BATCH) * MAP_BATCH
+    size = block_size(n, block_rows)  # power-of-two buckets: few compilations, little padding
     cfg_names = [f.name for f in dataclasses.fields(ServeConfig)]
     d_all = None if drafts is None else d_codes
 
