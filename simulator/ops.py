@@ -373,9 +373,20 @@ def forward_ops(model, tokens, attn: AttnWork, lm_tokens, prec: Precision, tp=1,
     ``tokens`` is the number of new tokens in the step (prefill ``B L``, decode ``B``, training
     ``b s``), ``lm_tokens`` the rows of the LM head. Keys and order are those of :data:`OP_INFO`.
     """
+    # the same sums as layer_ops (dense layers x dense block + MoE layers x MoE block), with the
+    # blocks every layer shares scaled once: fewer operations in a sweep of millions of rows
     n_dense, n_moe = layer_counts(model)
-    both = layer_ops(model, tokens, attn, prec, tp, ep, dp)
-    out = {n: both["dense"][n].scaled(n_dense) + both["moe"][n].scaled(n_moe) for n in both["dense"]}
+    n_layers = _f(model.num_layers)
+    att = attention_ops(model, tokens, attn, prec, tp)
+    dense = dense_mlp_ops(model, tokens, prec, tp)
+    dense["mlp_norm"] = dense["mlp_norm"].scaled(1.0 - _f(model.parallel_block))
+    moe = moe_ops(model, tokens, prec, tp, ep, dp)
+    a_c, d_c, m_c = ({k: blk.pop(k) for k in CAST_OPS} for blk in (att, dense, moe))
+    out = {k: v.scaled(n_layers) for k, v in att.items()}
+    out.update({k: dense[k].scaled(n_layers) for k in _MLP_WRAP})
+    out.update({k: dense[k].scaled(n_dense) for k in _MLP_DENSE})
+    out.update({k: v.scaled(n_moe) for k, v in moe.items()})
+    out.update({k: a_c[k].scaled(n_layers) + d_c[k].scaled(n_dense) + m_c[k].scaled(n_moe) for k in CAST_OPS})
     out.update(head_ops(model, tokens, lm_tokens, prec, tp, pp))
     return _checked(out)
 
