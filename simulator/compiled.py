@@ -2,19 +2,19 @@
 
 A ``simlab predict ...`` query is a new process. JAX's persistent compilation cache
 (:mod:`simulator.jax_setup`) saves the *compilation*, but every process still *traces* the Python
-cost function again (about 2 s for the serving core) and lowers it. :func:`cached_call` saves the
-compiled executable itself (``jax.experimental.serialize_executable``) under the user cache
-folder, keyed by
+cost function again (about 2 s for the serving core). :func:`cached_call` saves the traced program
+itself with ``jax.export`` (StableHLO, https://docs.jax.dev/en/latest/export/export.html) under the
+user cache folder, keyed by
 
 * the function's name and the structure, shapes and dtypes of its arguments (compilation keyed on
   shapes only: two models of the same structure share a program; a model's name is not in it),
 * static arguments (e.g. the training recipe), given as ``static`` (their ``repr``),
 * the jax version and a fingerprint of simlab's ``simulator`` sources (any code change retraces),
 
-so a repeated query loads the executable and runs it instead of tracing, lowering and compiling.
+so a repeated query deserialises the program and runs it (about 0.6 s here) instead of tracing.
 Inside one process a loaded program is kept in memory. When the cache is switched off
-(``SIMLAB_NO_COMPILE_CACHE=1``, which the tests set) it is plain ``jax.jit``; a stale or
-unreadable file is recompiled and rewritten. Results are identical either way.
+(``SIMLAB_NO_COMPILE_CACHE=1``, which the tests set) or ``jax.export`` serialisation is not
+available, it is plain ``jax.jit``: results are identical either way.
 """
 
 from __future__ import annotations
@@ -51,7 +51,13 @@ def _key(name: str, treedef, leaves, static: str) -> str:
 
 def _folder() -> Path | None:
     base = compile_cache_dir()
-    return None if base is None else base.parent / "programs"
+    if base is None:
+        return None
+    try:
+        import flatbuffers  # noqa: F401  (jax.export serialisation needs it)
+    except ImportError:
+        return None
+    return base.parent / "programs"
 
 
 def cached_call(name: str, fn, args: tuple, static: str = ""):
@@ -78,25 +84,23 @@ def cached_call(name: str, fn, args: tuple, static: str = ""):
         out = jitted(*leaves)
         _MEMO[key] = (jitted, flat.out_tree)
         return jax.tree_util.tree_unflatten(flat.out_tree, out)
-    from jax.experimental.serialize_executable import deserialize_and_load, serialize
+    from jax import export
 
     path = folder / f"{name}-{key}.bin"
     try:
         blob = pickle.loads(path.read_bytes())
-        call = deserialize_and_load(blob["payload"], blob["in_tree"], blob["exe_out_tree"])
-        out_tree = blob["out_tree"]
-    except Exception:  # noqa: BLE001  (missing, stale or unreadable: trace and compile again)
-        call = jax.jit(flat).lower(*leaves).compile()
+        exported, out_tree = export.deserialize(bytearray(blob["program"])), blob["out_tree"]
+    except (OSError, EOFError, KeyError, ValueError, TypeError, pickle.UnpicklingError, AttributeError):
+        exported = export.export(jax.jit(flat))(*leaves)
         out_tree = flat.out_tree
         try:  # write atomically; a failed write only costs the next process a trace
-            payload, in_tree, exe_out_tree = serialize(call)
             folder.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(pickle.dumps({"payload": payload, "in_tree": in_tree, "exe_out_tree": exe_out_tree,
-                                          "out_tree": out_tree}))
+            tmp.write_bytes(pickle.dumps({"program": bytes(exported.serialize()), "out_tree": out_tree}))
             os.replace(tmp, path)
-        except Exception:  # noqa: BLE001  (a backend that cannot serialise executables: keep it in memory)
+        except OSError:
             pass
+    call = jax.jit(exported.call)
     _MEMO[key] = (call, out_tree)
     return jax.tree_util.tree_unflatten(out_tree, call(*leaves))
 

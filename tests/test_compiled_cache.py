@@ -9,6 +9,7 @@ from simulator.serving import predict_serve
 
 
 def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
+    pytest.importorskip("flatbuffers")
     kw = dict(batch=4, input_len=256, output_len=32)
     ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # tests run with the cache off: plain jit
     monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)

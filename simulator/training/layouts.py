@@ -16,17 +16,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from simulator import layout_rule
 from simulator.compiled import cached_call
 from simulator.errors import ConfigError
 from simulator.training.common import OFFLOAD, RECOMPUTE, Layout, TrainHardware, TrainOptions
 from simulator.training.step import train_step
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _INV_RC = {v: k for k, v in RECOMPUTE.items()}
 _INV_OF = {v: k for k, v in OFFLOAD.items()}
@@ -137,6 +140,8 @@ class SearchResult:
         lay["offload"] = np.array([_INV_OF[int(x)] for x in lay["offload"]], dtype=object)
         keys = ("step_time_s", "mfu", "hfu", "tokens_per_s", "total_bytes", "shortfall_bytes", "fits",
                 "bubble_s", "tp_comm_s", "dp_comm_s", "pp_comm_s")
+        import pandas as pd  # imported when a table is asked for (keeps `predict train` start-up short)
+
         return pd.DataFrame({**lay, **{k: self.results[k][idx] for k in keys}})
 
     def best_layout(self) -> dict | None:
@@ -196,6 +201,8 @@ def best_layouts(specs: Sequence, hw: TrainHardware, num_devices: int, global_ba
             row[k] = float(res[k][j]) if ok else float("nan")
         row.update(layouts.to_dict(j) if ok else {})
         rows.append(row)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 
