@@ -3,8 +3,8 @@
 A ``simlab predict ...`` query is a new process. JAX's persistent compilation cache
 (:mod:`simulator.jax_setup`) saves the *compilation*, but every process still *traces* the Python
 cost function again (about 2 s for the serving core). :func:`cached_call` saves the traced program
-itself with ``jax.export`` (StableHLO, https://docs.jax.dev/en/latest/export/export.html) under the
-user cache folder, keyed by
+itself with ``jax.export`` (StableHLO, https://docs.jax.dev/en/latest/export/export.html) in a
+folder next to the JAX cache (``<cache>-programs``, e.g. ``~/.cache/simlab/jax-programs``), keyed by
 
 * the function's name and the structure, shapes and dtypes of its arguments (compilation keyed on
   shapes only: two models of the same structure share a program; a model's name is not in it),
@@ -57,7 +57,7 @@ def _folder() -> Path | None:
         import flatbuffers  # noqa: F401  (jax.export serialisation needs it)
     except ImportError:
         return None
-    return base.parent / "programs"
+    return base.with_name(base.name + "-programs")  # next to the JAX cache folder
 
 
 def cached_call(name: str, fn, args: tuple, static: str = ""):

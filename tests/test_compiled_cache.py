@@ -16,11 +16,11 @@ def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
     monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
     compiled._MEMO.clear()
     first = predict_serve("llama-3-8b", "h100-sxm", **kw)  # traces and saves
-    saved = list((tmp_path / "programs").glob("serve_core-*.bin"))
+    saved = list((tmp_path / "jax-programs").glob("serve_core-*.bin"))
     assert len(saved) == 1
     compiled._MEMO.clear()  # as a new process: load the saved program
     second = predict_serve("mistral-7b", "h100-sxm", **kw)  # another model, same structure: same program
-    assert len(list((tmp_path / "programs").glob("serve_core-*.bin"))) == 1
+    assert len(list((tmp_path / "jax-programs").glob("serve_core-*.bin"))) == 1
     again = predict_serve("llama-3-8b", "h100-sxm", **kw)
     for k in ("ttft_s", "tpot_s", "memory_bytes", "output_tokens_per_s"):
         assert first[k] == pytest.approx(ref[k], rel=1e-6)
