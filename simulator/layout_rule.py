@@ -42,9 +42,10 @@ MESSAGES = {
     6: "sequence length {seq_len} is not divisible by cp = {cp}",
     7: "virtual_stages = {virtual_stages} (interleaved schedule) needs pp > 1 and a micro-batch count that is "
        "a multiple of pp = {pp}",
-    8: "the model's {layers} layers do not split into pp = {pp} stages x virtual_stages = {virtual_stages}: "
-       "give first/last stage sizes (--first-stage-layers/--last-stage-layers) so that the middle stages "
-       "are even and every stage holds at least virtual_stages layers",
+    8: "the model's {layers} layers do not split into pp = {pp} stages x virtual_stages = {virtual_stages} "
+       "(first/last stage layers {first_stage_layers}/{last_stage_layers}, 0 = even split): the middle "
+       "stages must share the rest evenly and every stage needs at least virtual_stages layers "
+       "(--first-stage-layers/--last-stage-layers)",
     9: "ep = {ep} must divide dp = {dp} and the model's {experts} experts (MoE models only)",
     10: "ZeRO stage {zero} is not allowed here: stages are 0-3, and ZeRO >= 2 cannot be combined with pp > 1",
     11: "optimizer offload needs ZeRO stage >= 1 (it moves the sharded optimizer state)",
