@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from hardware_db import Device, System, load_device, load_system
@@ -199,11 +198,6 @@ def check_serve(model, hw, *, batch, input_len, output_len, tp=1, pp=1, ep=1, dp
 
 #: the former name of :func:`check_serve`
 validate_serve = check_serve
-
-
-# One compiled program per configuration structure: eager evaluation would compile each of the
-# ~140 primitive operations separately (about 10 s per fresh process instead of about 1 s).
-_serve_core_jit = jax.jit(serve_core)
 
 
 def shape_only(spec):

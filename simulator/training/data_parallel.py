@@ -30,6 +30,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from simulator import ops, pricing
+from simulator.training.memory import layer_weight_inventory
 
 
 def _f(x):
@@ -39,9 +40,7 @@ def _f(x):
 def modules_per_layer(spec, layout):
     """(non-expert, expert) weight-holding operators of an average layer (dense/MoE mix): the
     ZeRO-3 / FSDP gather calls per layer and pass."""
-    one = ops.attention_work(1.0, 1.0, 0.0)
-    ep = _f(layout.ep)
-    inv = ops.layer_ops(spec, 1.0, one, ops.Precision(), _f(layout.tp), ep, ep)
+    inv = layer_weight_inventory(spec, layout)
     n_dense, n_moe = ops.layer_counts(spec)
     frac_moe = n_moe / _f(spec.num_layers)
     experts = ("moe_up", "moe_down")

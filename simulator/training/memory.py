@@ -44,15 +44,21 @@ def _f(x):
     return jnp.asarray(x, dtype=float)
 
 
+def layer_weight_inventory(spec, layout: Layout) -> dict:
+    """Inventories of one dense and one MoE layer at one token on one device (``ops.layer_ops``):
+    the weights each operator holds under the layout. Experts are split over the ``ep`` ranks and
+    each expert ``tp`` ways (Megatron-LM expert parallelism: ``moe_ops`` with ``dp = ep``)."""
+    ep = _f(layout.ep)
+    return ops.layer_ops(spec, 1.0, ops.attention_work(1.0, 1.0, 0.0), ops.Precision(), _f(layout.tp), ep, ep)
+
+
 def _layer_params(spec, layout: Layout):
     """(non-expert, expert) weights of one dense and one MoE layer on one device, from the inventory.
 
     Experts are split over the ``ep`` expert-parallel ranks and each expert ``tp`` ways
     (Megatron-LM expert parallelism: ``simulator.ops.moe_ops`` with ``dp = ep``).
     """
-    one = ops.attention_work(1.0, 1.0, 0.0)
-    ep = _f(layout.ep)
-    inv = ops.layer_ops(spec, 1.0, one, ops.Precision(), _f(layout.tp), ep, ep)
+    inv = layer_weight_inventory(spec, layout)
     out = {}
     for kind, o in inv.items():
         expert = o["moe_up"].params + o["moe_down"].params
