@@ -1,35 +1,25 @@
-"""alpha-beta cost of collectives (pure ``jax.numpy``, every argument broadcasts).
+"""The one collective-time function of simlab (pure ``jax.numpy``, every argument broadcasts).
 
-A message of ``S`` bytes over a link of bandwidth ``B`` (bytes/s per direction, achieved fraction
-``e``) and latency ``alpha`` costs ``alpha + S / (B e)`` (Hockney 1994). For ``n`` ranks
-(Thakur, Rabenseifner & Gropp 2005, "Optimization of collective communication operations in
-MPICH"; NCCL's ring and double-binary-tree algorithms):
+:func:`collective_time_s` (``kind, nbytes, n, ranks_per_node, fabric``) prices a collective the way
+NCCL runs it on a system's fabric: link topology (switch, full mesh, torus), NVLink SHARP, NCCL's
+protocols (LL / LL128 / Simple) and algorithms (ring, tree, NVLS), with the intra-node and
+inter-node phases *pipelined*. Its formulas are in its docstring; its basis is the Hockney
+alpha-beta cost ``alpha + S / (B e)`` of a message of ``S`` bytes over a link of bandwidth ``B``
+(bytes/s per direction, achieved fraction ``e``) and hop latency ``alpha`` (Hockney 1994; ring and
+tree collectives: Thakur, Rabenseifner & Gropp 2005).
 
-===================  ===========================================  ===============================
-collective           ring                                          ``S`` is
-===================  ===========================================  ===============================
-all-reduce (ring)    ``2 (n-1) alpha + 2 (n-1)/n S / (B e)``       the buffer on each rank
-all-reduce (tree)    ``2 log2(n) alpha + 2 S / (B e)``             (double binary tree, pipelined)
-reduce-scatter       ``(n-1) alpha + (n-1)/n S / (B e)``           the full (unscattered) buffer
-all-gather           ``(n-1) alpha + (n-1)/n S / (B e)``           the full (gathered) buffer
-all-to-all           ``(n-1) alpha + (n-1)/n S / (B e)``           what each rank sends in total
-send/recv            ``alpha + S / (B e)``                         the message
-===================  ===========================================  ===============================
-
-``all_reduce_time_s`` takes the faster of ring and tree, as NCCL's tuner does. Groups larger than a
-node are hierarchical: reduce-scatter inside the node, all-reduce of ``S / n_in`` across nodes over
-the inter-node link (per-device NIC share), all-gather inside the node. With ``n <= 1`` every cost
-is 0. Communication overlapped with compute is hidden up to the fraction ``overlap``
-(:func:`exposed_s`).
-
-The functions above are the flat alpha-beta primitives (kept for their callers). The one entry
-point of the cost path is :func:`collective_time_s` (``kind, nbytes, n, ranks_per_node, hw``): it
-prices a collective on the system's fabric (``HwSpec`` link topology, NVLink SHARP) with the
-intra-node and inter-node phases *pipelined*, as NCCL runs them. Its formulas are in its
-docstring.
+Every caller goes through it: operators of a step (:func:`simulator.pricing.collective_s`),
+data-parallel / ZeRO calls (``simulator.training.data_parallel``), the KV-cache hand-off of
+disaggregated serving, DiLoCo's outer all-reduce over a WAN (``simulator.lowcomm``) and the
+calibration fit of a link (``simulator.calibration.model``). A collective on one explicit link
+that is not a catalog fabric (a WAN between sites, a link whose latency is being fitted) is
+priced on :func:`link_fabric`. Communication overlapped with compute is hidden up to the fraction
+``overlap`` (:func:`exposed_s`).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax.numpy as jnp
 
@@ -40,98 +30,26 @@ def _f(x):
     return jnp.asarray(x, dtype=jnp.result_type(float))
 
 
-def _bw_time(nbytes, bandwidth, eff):
-    bw = _f(bandwidth) * eff
-    return jnp.where(_f(nbytes) > 0, _f(nbytes) / jnp.where(bw > 0, bw, 1.0) + jnp.where(bw > 0, 0.0, jnp.inf), 0.0)
+class LinkFabric(NamedTuple):
+    """The fabric fields :func:`collective_time_s` reads (a :class:`simulator.hw.HwSpec` has them
+    all); built by :func:`link_fabric` for one explicit link."""
+
+    intra_bytes_per_s: object
+    intra_latency_s: object
+    link_eff: object
+    inter_bytes_per_s: object = 0.0
+    inter_latency_s: object = 0.0
+    inter_link_eff: object = 0.0
+    intra_links_per_device: object = 1.0
+    intra_topology: object = 0.0
+    nvls_eff: object = 0.0
 
 
-def send_recv_time_s(nbytes, bandwidth, latency_s, eff=1.0):
-    """Point-to-point message: ``alpha + S / (B e)`` (0 for an empty message)."""
-    return jnp.where(_f(nbytes) > 0, latency_s + _bw_time(nbytes, bandwidth, eff), 0.0)
-
-
-def ring_all_reduce_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """Ring all-reduce: ``2 (n-1) alpha + 2 (n-1)/n S / (B e)``."""
-    n = _f(n)
-    t = 2.0 * (n - 1.0) * latency_s + 2.0 * (n - 1.0) / jnp.maximum(n, 1.0) * _bw_time(nbytes, bandwidth, eff)
-    return jnp.where((n > 1) & (_f(nbytes) > 0), t, 0.0)
-
-
-def tree_all_reduce_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """Double-binary-tree all-reduce: ``2 log2(n) alpha + 2 S / (B e)``."""
-    n = _f(n)
-    t = 2.0 * jnp.log2(jnp.maximum(n, 1.0)) * latency_s + 2.0 * _bw_time(nbytes, bandwidth, eff)
-    return jnp.where((n > 1) & (_f(nbytes) > 0), t, 0.0)
-
-
-def reduce_scatter_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """Ring reduce-scatter of a buffer of ``S`` bytes: ``(n-1) alpha + (n-1)/n S / (B e)``."""
-    n = _f(n)
-    t = (n - 1.0) * latency_s + (n - 1.0) / jnp.maximum(n, 1.0) * _bw_time(nbytes, bandwidth, eff)
-    return jnp.where((n > 1) & (_f(nbytes) > 0), t, 0.0)
-
-
-def all_gather_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """Ring all-gather into a buffer of ``S`` bytes: same cost as reduce-scatter."""
-    return reduce_scatter_time_s(nbytes, n, bandwidth, latency_s, eff)
-
-
-def all_to_all_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """All-to-all where each rank sends ``S`` bytes spread evenly: ``(n-1) alpha + (n-1)/n S / (B e)``."""
-    return reduce_scatter_time_s(nbytes, n, bandwidth, latency_s, eff)
-
-
-def all_reduce_time_s(nbytes, n, bandwidth, latency_s, eff=1.0):
-    """Flat all-reduce: the faster of ring and double binary tree."""
-    return jnp.minimum(
-        ring_all_reduce_time_s(nbytes, n, bandwidth, latency_s, eff),
-        tree_all_reduce_time_s(nbytes, n, bandwidth, latency_s, eff),
-    )
-
-
-def _split(n, devices_per_node):
-    n = _f(n)
-    n_in = jnp.maximum(jnp.minimum(n, _f(devices_per_node)), 1.0)
-    return n, n_in, n / n_in
-
-
-def hierarchical_all_reduce_time_s(nbytes, n, devices_per_node, intra_bytes_per_s, intra_latency_s,
-                                   inter_bytes_per_s, inter_latency_s, eff=1.0):
-    """All-reduce over ``n`` ranks packed ``devices_per_node`` per node.
-
-    ``RS_intra(S, n_in) + AR_inter(S / n_in, n / n_in) + AG_intra(S, n_in)`` (intra RS + AG = an
-    intra ring all-reduce); for ``n <= per node`` this is the flat all-reduce over the intra-node
-    link, ring or tree, whichever is faster.
-    """
-    n, n_in, n_out = _split(n, devices_per_node)
-    ring_in = ring_all_reduce_time_s(nbytes, n_in, intra_bytes_per_s, intra_latency_s, eff)
-    tree_in = tree_all_reduce_time_s(nbytes, n_in, intra_bytes_per_s, intra_latency_s, eff)
-    inter = all_reduce_time_s(_f(nbytes) / n_in, n_out, inter_bytes_per_s, inter_latency_s, eff)
-    return jnp.where(n_out > 1, ring_in + inter, jnp.minimum(ring_in, tree_in))
-
-
-def hierarchical_all_gather_time_s(nbytes, n, devices_per_node, intra_bytes_per_s, intra_latency_s,
-                                   inter_bytes_per_s, inter_latency_s, eff=1.0):
-    """All-gather over ``n`` ranks: intra-node part plus the share ``(n - n_in)/n`` crossing nodes."""
-    n, n_in, n_out = _split(n, devices_per_node)
-    intra = all_gather_time_s(_f(nbytes) * n_in / jnp.maximum(n, 1.0), n_in, intra_bytes_per_s,
-                              intra_latency_s, eff)
-    inter = all_gather_time_s(nbytes, n_out, inter_bytes_per_s, inter_latency_s, eff)
-    return jnp.where(n_out > 1, intra + inter, all_gather_time_s(nbytes, n, intra_bytes_per_s,
-                                                                 intra_latency_s, eff))
-
-
-def hierarchical_all_to_all_time_s(nbytes, n, devices_per_node, intra_bytes_per_s, intra_latency_s,
-                                   inter_bytes_per_s, inter_latency_s, eff=1.0):
-    """All-to-all over ``n`` ranks: ``(n_in - 1)/n S`` over the intra link and ``(n - n_in)/n S``
-    over the inter link, concurrently (the slower dominates), plus ``(n - 1) alpha``."""
-    n, n_in, n_out = _split(n, devices_per_node)
-    s = _f(nbytes)
-    nn = jnp.maximum(n, 1.0)
-    t_in = _bw_time(s * (n_in - 1.0) / nn, intra_bytes_per_s, eff)
-    t_out = jnp.where(n_out > 1, _bw_time(s * (n - n_in) / nn, inter_bytes_per_s, eff), 0.0)
-    alpha = (n_in - 1.0) * intra_latency_s + jnp.where(n_out > 1, (n - n_in) * inter_latency_s, 0.0)
-    return jnp.where((n > 1) & (s > 0), alpha + jnp.maximum(t_in, t_out), 0.0)
+def link_fabric(bandwidth_bytes_per_s, latency_s, eff=1.0) -> LinkFabric:
+    """One switched link of ``bandwidth_bytes_per_s`` per direction, hop latency ``latency_s`` and
+    achieved fraction ``eff``, every rank on it (call :func:`collective_time_s` with
+    ``ranks_per_node = n``): e.g. the WAN between sites, each site one rank."""
+    return LinkFabric(_f(bandwidth_bytes_per_s), _f(latency_s), _f(eff))
 
 
 # ------------------------------------------------------------------ the one fabric-aware entry point
@@ -225,7 +143,7 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
     ``kind`` (static str): ``all_reduce`` (``nbytes`` = the buffer on each rank), ``reduce_scatter``
     / ``all_gather`` (``nbytes`` = the full, unscattered / gathered buffer), ``all_to_all`` (what
     each rank sends in total), ``send_recv`` (one message; intra-node when ``ranks_per_node >= 2``).
-    ``hw`` is a :class:`simulator.hw.HwSpec`; every other argument broadcasts (pure ``jax.numpy``,
+    ``hw`` is a :class:`simulator.hw.HwSpec` (or a :class:`LinkFabric`); every other argument broadcasts (pure ``jax.numpy``,
     differentiable, jit/vmap friendly). ``n <= 1`` or an empty message costs 0. ``ranks_per_node``
     is clipped to ``[1, n]`` (``inf`` = all ranks in one node); on a ``torus`` the whole group is on
     the ICI torus (hosts are no network boundary inside a TPU slice), so it is ignored.
@@ -374,18 +292,10 @@ __all__ = [
     "NCCL_PROTOCOLS",
     "NVLS_LATENCY_S",
     "PIPELINE_CHUNK_BYTES",
-    "all_gather_time_s",
+    "LinkFabric",
     "bus_bandwidth_bytes_per_s",
     "collective_time_s",
-    "intra_bandwidth_bytes_per_s",
-    "all_reduce_time_s",
-    "all_to_all_time_s",
     "exposed_s",
-    "hierarchical_all_gather_time_s",
-    "hierarchical_all_reduce_time_s",
-    "hierarchical_all_to_all_time_s",
-    "reduce_scatter_time_s",
-    "ring_all_reduce_time_s",
-    "send_recv_time_s",
-    "tree_all_reduce_time_s",
+    "intra_bandwidth_bytes_per_s",
+    "link_fabric",
 ]

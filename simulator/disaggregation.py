@@ -29,7 +29,7 @@ import dataclasses
 import jax.numpy as jnp
 
 from simulator import ops as O
-from simulator.collectives import send_recv_time_s
+from simulator.collectives import collective_time_s
 from simulator.hw import HwSpec
 from simulator.serving import ServeConfig, serve_core
 
@@ -44,10 +44,8 @@ def disaggregated_core(model, hw: HwSpec, prec: O.Precision, cfg_prefill: ServeC
     devices = cfg_prefill.tp * cfg_prefill.pp * cfg_prefill.dp + cfg_decode.tp * cfg_decode.pp * cfg_decode.dp
     # one NVLink domain holds both pools -> intra-node link; else the inter-node link (if there is one)
     use_inter = (devices > hw.devices_per_node) & (hw.inter_bytes_per_s > 0)
-    bw = jnp.where(use_inter, hw.inter_bytes_per_s, hw.intra_bytes_per_s)
-    lat = jnp.where(use_inter, hw.inter_latency_s, hw.intra_latency_s)
-    eff = jnp.where(use_inter & (hw.inter_link_eff > 0), hw.inter_link_eff, hw.link_eff)
-    t_kv = send_recv_time_s(kv_total / pairs, bw, lat, eff)
+    # one send/recv per device pair: intra-node (2 ranks in a node) or across nodes (1 per node)
+    t_kv = collective_time_s("send_recv", kv_total / pairs, 2.0, jnp.where(use_inter, 1.0, 2.0), hw)
     ttft = pre["ttft_s"] + t_kv
     r_p = cfg_prefill.dp * cfg_prefill.batch / pre["ttft_s"]
     r_d = cfg_decode.dp * b / (out_len * dec["tpot_avg_s"])

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hardware_db import Device, System
 from simulator.dtypes import dtype_bytes
@@ -262,12 +263,15 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16", lowp_attention: b
         **fabric,
     )
     vals["link_eff"] = eff.for_class("collective")["link"]
-    arrays = {k: jnp.asarray(float(v), dtype=float) for k, v in vals.items()}
+    # NumPy arrays of JAX's default float dtype: no eager JAX work (each eager op compiles a small
+    # program, ~10-80 ms per CLI query); jit and jax.numpy take them as they are
+    dt = jax.dtypes.canonicalize_dtype(float)
+    arrays = {k: np.asarray(float(v), dtype=dt) for k, v in vals.items()}
     per_class = [eff.for_class(c) for c in HW_CLASSES]
     for wide, per in CLASS_FIELD_OF.items():
-        arrays[per] = jnp.asarray([float(c[_EFF_NAME[wide]]) for c in per_class], dtype=float)
+        arrays[per] = np.asarray([float(c[_EFF_NAME[wide]]) for c in per_class], dtype=dt)
     rows_half = float(eff.for_class("gemm").get("gemm_rows_half", 0.0))
-    arrays["gemm_rows_half"] = jnp.asarray(rows_half, dtype=float)
+    arrays["gemm_rows_half"] = np.asarray(rows_half, dtype=dt)
     return HwSpec(**arrays, gemm_shape=rows_half > 0)
 
 

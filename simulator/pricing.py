@@ -26,8 +26,8 @@ kernel is memory-bound (MARLIN, Frantar et al. 2024) and shows once it is comput
 
 Collectives (:func:`collective_s`): the group of ``n`` ranks spaced ``stride`` apart in the
 device order (tensor parallel fastest) shares a node ``floor(devices_per_node / stride)`` at a
-time; intra-node phases run on the peer link, the rest on the per-device NIC share
-(:mod:`simulator.collectives`).
+time; :func:`simulator.collectives.collective_time_s` prices it on the fabric (intra-node phases
+on the peer links, the rest on the per-device NIC share, pipelined as NCCL runs them).
 
 A step's time (:func:`step_time_s`) is the sum of its compute/memory operators plus the exposed
 part of its collectives, ``comm - overlap min(comm, compute)``.
@@ -118,28 +118,11 @@ def collective_s(kind: str, nbytes, n, stride, hw: HwSpec):
     unscattered buffer) | ``all_to_all`` (what each rank sends) | ``send_recv`` (one message to
     the next stage; crosses nodes when ``stride >= devices_per_node``).
 
-    Priced with the hierarchical alpha-beta collectives of :mod:`simulator.collectives`. The NCCL
-    model :func:`simulator.collectives.collective_time_s` (pipelined phases, NVLS, topologies) is
-    validated against nccl-tests but not wired here yet: with it (and ZeRO-3 gathers counted per
-    weight-holding operator, ``simulator.training.data_parallel``) the 2021 DeepSpeed ZeRO-3 rows of
-    Narayanan et al. 2021 Table 2 come out +29 % to +152 % too fast: at 384-2,240 ranks DeepSpeed's
-    2021 gathers ran far below NCCL's rail-striped ring bandwidth, and what slowed them is not
-    modelled yet (docs/training.md, "Collectives").
+    Priced by the one collective function, :func:`simulator.collectives.collective_time_s` (NCCL's
+    algorithms and protocols on the system's fabric, intra- and inter-node phases pipelined), with
+    :func:`ranks_per_node` of the group in a node.
     """
-    if kind == "send_recv":
-        inter = (_f(stride) >= hw.devices_per_node) & (hw.inter_bytes_per_s > 0)
-        bw = jnp.where(inter, hw.inter_bytes_per_s, hw.intra_bytes_per_s)
-        lat = jnp.where(inter, hw.inter_latency_s, hw.intra_latency_s)
-        return collectives.send_recv_time_s(nbytes, bw, lat, hw.link_eff)
-    args = (ranks_per_node(hw, stride), hw.intra_bytes_per_s, hw.intra_latency_s, hw.inter_bytes_per_s,
-            hw.inter_latency_s, hw.link_eff)
-    if kind == "all_reduce":
-        return collectives.hierarchical_all_reduce_time_s(nbytes, n, *args)
-    if kind in ("all_gather", "reduce_scatter"):
-        return collectives.hierarchical_all_gather_time_s(nbytes, n, *args)
-    if kind == "all_to_all":
-        return collectives.hierarchical_all_to_all_time_s(nbytes, n, *args)
-    raise ValueError(f"collective kind '{kind}'; allowed: all_reduce, reduce_scatter, all_gather, all_to_all, send_recv")
+    return collectives.collective_time_s(kind, nbytes, n, ranks_per_node(hw, stride), hw)
 
 
 def comm_time_s(name: str, cost: O.OpCost, hw: HwSpec, tp, pp, ep):

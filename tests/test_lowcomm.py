@@ -6,6 +6,7 @@ import pytest
 
 from scaling_laws.diloco import LOSS_BETA, diloco_loss, diloco_loss_factor
 from scaling_laws.errors import LawError
+from simulator.collectives import NCCL_PROTOCOLS
 from simulator.errors import ConfigError
 from simulator.lowcomm import (
     LowCommConfig,
@@ -25,8 +26,11 @@ def test_outer_step_matches_charles_et_al_formula(N, M, gbps, lat):
     # volume per outer step per site: 2 (M-1)/M N b (ring all-reduce); per inner step 1/H of it
     assert outer_sync_bytes(N, M, 2.0) == pytest.approx(2 * (M - 1) / M * N * 2.0)
     assert c["wan_bytes_per_step"] * 100 == pytest.approx(2 * (M - 1) / M * N * 2.0, rel=1e-6)
-    # time: Charles et al. 2025 App. A.2 (2 N bits / W)(1 - 1/R) + eps, with R = M and eps = 2 (M-1) latency
-    paper = paper_outer_step_time_s(N, gbps * 1e9, M, eps_s=2 * (M - 1) * lat, bits_per_param=16)
+    # time: Charles et al. 2025 App. A.2 (2 N bits / W)(1 - 1/R) + eps, with R = M and eps = 2 (M-1)
+    # latency plus NCCL's Simple-protocol latencies (base + extra per hop; simulator.collectives)
+    base, x_hop = NCCL_PROTOCOLS["Simple"][:2]
+    eps = 2 * (M - 1) * (lat + x_hop) + base
+    paper = paper_outer_step_time_s(N, gbps * 1e9, M, eps_s=eps, bits_per_param=16)
     assert c["sync_s"] == pytest.approx(paper, rel=1e-5)
     assert c["exposed_s_per_step"] == pytest.approx(paper / 100, rel=1e-5)
 

@@ -76,15 +76,17 @@ def row_classes(rows: pd.DataFrame) -> np.ndarray:
 
 def collective_time_s(message_bytes, num_devices, link_bytes_per_s, link_efficiency, hop_latency_s,
                       is_all_gather=False):
-    """Collective time as the simulator computes it (:mod:`simulator.collectives`): all-reduce is the
-    faster of ring ``2(n-1) alpha + 2(n-1)/n S/(L e_l)`` and double binary tree
-    ``2 log2(n) alpha + 2 S/(L e_l)``; all-gather (``is_all_gather``) is ring ``(n-1) alpha + (n-1)/n S/(L e_l)``
-    with ``S`` the gathered output. Broadcasts, differentiable; 0 for one device.
+    """Collective time as the simulator computes it: :func:`simulator.collectives.collective_time_s`
+    on one switched link of ``link_bytes_per_s`` with hop latency ``hop_latency_s`` and efficiency
+    ``link_efficiency`` (:func:`simulator.collectives.link_fabric`), all ``num_devices`` ranks on it
+    (the measured rows are single-node): all-reduce, or all-gather (``is_all_gather``, ``S`` the
+    gathered output). Broadcasts, differentiable; 0 for one device.
     """
     from simulator import collectives
 
-    ar = collectives.all_reduce_time_s(message_bytes, num_devices, link_bytes_per_s, hop_latency_s, link_efficiency)
-    ag = collectives.all_gather_time_s(message_bytes, num_devices, link_bytes_per_s, hop_latency_s, link_efficiency)
+    fabric = collectives.link_fabric(link_bytes_per_s, hop_latency_s, link_efficiency)
+    ar = collectives.collective_time_s("all_reduce", message_bytes, num_devices, num_devices, fabric)
+    ag = collectives.collective_time_s("all_gather", message_bytes, num_devices, num_devices, fabric)
     return jnp.where(is_all_gather, ag, ar)
 
 

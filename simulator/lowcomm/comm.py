@@ -3,9 +3,10 @@
 ``M`` sites (replicas) joined by a WAN: each site has ``bandwidth_bytes_per_s`` per direction and
 one-way ``latency_s``. Inside a site, the site's own layout runs as the training simulator
 predicts (``step_s``). Across sites, a ring all-reduce of ``S`` bytes over ``M`` sites sends
-``2 (M - 1)/M S`` bytes per site and takes ``2 (M-1)/M S / W + 2 (M - 1) latency``
-(``simulator.collectives.ring_all_reduce_time_s``; sites reduce internally first, so one
-full-size buffer per site crosses the WAN, hierarchical as in NCCL).
+``2 (M - 1)/M S`` bytes per site and takes ``2 (M-1)/M S / W + 2 (M - 1) latency`` plus NCCL's
+per-call and per-hop protocol latencies (microseconds; ``simulator.collectives.collective_time_s``
+on the WAN link, ring algorithm; sites reduce internally first, so one full-size buffer per site
+crosses the WAN, hierarchical as in NCCL).
 
 Algorithms (per inner step of ``step_s``; ``P`` = parameters):
 
@@ -118,8 +119,9 @@ def paper_outer_step_time_s(n_params, bandwidth_bits_per_s, replicas, eps_s=0.0,
 def _ring(nbytes, M, wan: WanLink):
     if M <= 1:
         return np.zeros_like(np.asarray(nbytes, dtype=float))
-    return np.asarray(collectives.ring_all_reduce_time_s(np.asarray(nbytes, dtype=float), M,
-                                                         wan.bandwidth_bytes_per_s, wan.latency_s), dtype=float)
+    fabric = collectives.link_fabric(wan.bandwidth_bytes_per_s, wan.latency_s)
+    return np.asarray(collectives.collective_time_s("all_reduce", np.asarray(nbytes, dtype=float), M, M, fabric,
+                                                    algo="ring"), dtype=float)
 
 
 def comm_per_step(params, step_s, replicas: int, wan: WanLink, cfg: LowCommConfig) -> dict:

@@ -187,6 +187,14 @@ class TrainOptions:
       See ``simulator.training.data_parallel``.
     * ``mfu_attention``: attention FLOPs in MFU's model FLOPs, ``causal`` (default) or ``full``
       (``s x s``, PaLM / Megatron-LM / MosaicML); see ``simulator.training.flops``.
+    * ``dp_node_aware``: data-parallel and ZeRO collectives run as NCCL's node-aware rings/trees
+      (``True``: of a rank's traffic only the share ``1/r`` of its ``r`` node mates crosses its NIC,
+      ``simulator.collectives.collective_time_s``). ``False`` prices them as if every rank were alone
+      in its node (its whole share crosses its own NIC share): how the 2021 DeepSpeed ZeRO-3 rows of
+      Narayanan et al. 2021 Table 2 behave (throughput x GPUs stays roughly constant from 384 to 1,536
+      GPUs: a per-GPU gather rate of 11-18 GB/s, below one 25 GB/s HDR NIC, where NCCL's node-aware
+      ring would move ~8x that). An assumption inferred from those rows, not an independent
+      prediction (docs/training.md, "Collectives").
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
       (Megatron ``--gradient-accumulation-fusion``, 2022+). Without it every micro-batch's weight
       gradients are added to the buffer by a separate kernel: ``P (g + 2 acc)`` bytes of HBM
@@ -208,6 +216,7 @@ class TrainOptions:
     mfu_attention: str = "causal"
     dp_bucket_params: float = 4.0e7
     dp_bucket_params_per_rank: float = 1.0e6
+    dp_node_aware: bool = True
 
     def __post_init__(self):
         from simulator.training.flops import check_mfu_attention

@@ -72,6 +72,8 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch
     zero = jnp.asarray(layout.zero)
     ab, gb = opts.act_bytes, opts.grad_bytes
     stride = tp * cp
+    if not opts.dp_node_aware:  # every rank alone in its node (TrainOptions.dp_node_aware)
+        stride = jnp.where(dp * stride > hw.spec.devices_per_node, jnp.inf, stride)
     dp_exp = jnp.maximum(dp / ep, 1.0)
     groups = ((params["dense"], dp, stride), (params["expert"], dp_exp, stride * ep))
     # Megatron-core: bucket_size = max(40e6, 1e6 x dp) parameters (larger groups, fewer calls)
