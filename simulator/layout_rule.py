@@ -181,6 +181,21 @@ def explain(code: int, **values) -> str:
         return MESSAGES.get(int(code), f"layout rule {code} broken")
 
 
+def data_parallel_degree(num_devices: int, tp, pp, cp=1) -> int:
+    """``dp = num_devices / (tp pp cp)`` for a layout given without ``dp``; a one-line
+    :class:`ConfigError` with the message of rule 1 (a degree is not an integer >= 1) or a rule-2
+    style message (the degrees do not divide the device count) otherwise."""
+    degrees = dict(tp=tp, pp=pp, cp=cp)
+    if any(isinstance(v, bool) or not np.isfinite(float(v)) or int(v) != v or v < 1 for v in degrees.values()):
+        bad = ", ".join(f"{k}={v}" for k, v in degrees.items())
+        raise ConfigError(f"{MESSAGES[1]}; got {bad}")
+    denom = int(tp) * int(pp) * int(cp)
+    if num_devices % denom:
+        raise ConfigError(f"tp x pp x cp = {int(tp)} x {int(pp)} x {int(cp)} = {denom} does not divide the device "
+                          f"count {num_devices}; allowed: degrees whose product divides it")
+    return num_devices // denom
+
+
 def check_layout(spec, num_devices: int, global_batch: int, seq_len: int, *, tp: int, pp: int, dp: int,
                  cp: int = 1, ep: int = 1, micro_batch: int = 1, virtual_stages: int = 1, zero: int = 0,
                  offload: int = 0, first_stage_layers: int = 0, last_stage_layers: int = 0,
@@ -196,4 +211,4 @@ def check_layout(spec, num_devices: int, global_batch: int, seq_len: int, *, tp:
         raise ConfigError(explain(code, **vals))
 
 
-__all__ = ["MESSAGES", "RULES", "SERVE_MESSAGES", "SERVE_RULES", "serving_violations", "check_layout", "explain", "layout_violations", "stage_layers"]
+__all__ = ["MESSAGES", "RULES", "SERVE_MESSAGES", "SERVE_RULES", "serving_violations", "check_layout", "data_parallel_degree", "explain", "layout_violations", "stage_layers"]

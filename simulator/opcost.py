@@ -25,6 +25,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from simulator.formats import CAST_COPIES, CAST_FLOP_PER_ELEM, CAST_KERNELS_BWD, CAST_KERNELS_FWD
 from simulator.kernels import elementwise_bytes, elementwise_flops, gemm_bytes, gemm_flops
 
 # Operator kinds (static metadata): which peak rate a kernel runs at.
@@ -237,5 +238,31 @@ def vector(elems, flop_per_elem, act_bytes, reads=1.0, writes=1.0, kernels=1.0, 
               kernels=kernels, params=params)
 
 
+# ------------------------------------------------------------------- FP8/FP4 training casts
+def gemm_casts(gemms, prec: Precision) -> dict[str, OpCost]:
+    """``lowp_cast`` / ``lowp_cast_grad`` of low-precision GEMMs ``[(m, n, k, weight_elems, calls)]``.
+
+    Forward, per GEMM: amax + cast + transpose of the input (``m k`` elements) and of the weight
+    (``weight_elems``): read at ``act_bytes``, write :data:`CAST_COPIES` copies at ``cast_bytes``;
+    backward: the same for the output gradient (``m n``). :data:`CAST_FLOP_PER_ELEM` vector FLOP
+    per element read. Zero when ``prec.cast_bytes`` is 0 (no low-precision training recipe).
+    """
+    on = (_f(prec.cast_bytes) > 0).astype(_f(0.0).dtype)
+    per_elem = _f(prec.act_bytes) + CAST_COPIES * _f(prec.cast_bytes)
+    fwd_e = sum(_f(m) * _f(k) + _f(w) for m, n, k, w, c in gemms)
+    bwd_e = sum(_f(m) * _f(n) for m, n, k, w, c in gemms)
+    calls = sum(_f(c) for *_, c in gemms)
+    return {
+        "lowp_cast": op(flops=CAST_FLOP_PER_ELEM * fwd_e, act_bytes=fwd_e * per_elem,
+                        kernels=CAST_KERNELS_FWD * calls).scaled(on),
+        "lowp_cast_grad": op(flops=CAST_FLOP_PER_ELEM * bwd_e, act_bytes=bwd_e * per_elem,
+                             kernels=CAST_KERNELS_BWD * calls).scaled(on),
+    }
+
+
+#: the cast operators, produced per block and summed over the blocks of a layer by ``layer_ops``
+CAST_OPS = ("lowp_cast", "lowp_cast_grad")
+
+
 __all__ = ["ATTENTION", "AttnWork", "COMM", "DEQUANT_ROWS_PER_PASS", "GEMM", "OpCost", "OpInfo", "Precision", "VECTOR",
-           "attention_work", "dequant_passes", "gemm", "op", "vector"]
+           "CAST_OPS", "attention_work", "dequant_passes", "gemm", "gemm_casts", "op", "vector"]

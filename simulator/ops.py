@@ -83,6 +83,7 @@ from simulator.arch import (
 from simulator.kernels import gemm_flops
 from simulator.opcost import (
     ATTENTION,
+    CAST_OPS,
     COMM,
     GEMM,
     VECTOR,
@@ -93,6 +94,7 @@ from simulator.opcost import (
     attention_work,
     dequant_passes,
     gemm,
+    gemm_casts,
     op,
     vector,
 )
@@ -156,10 +158,6 @@ OP_EFF_CLASS: dict[str, str] = {n: i.eff_class for n, i in OP_INFO.items()}
 COMM_OPS: dict[str, tuple[str, str]] = {n: (i.collective, i.group) for n, i in OP_INFO.items() if i.kind == COMM}
 
 from simulator.formats import (  # noqa: E402  (number formats live in simulator.formats)
-    CAST_COPIES,
-    CAST_FLOP_PER_ELEM,
-    CAST_KERNELS_BWD,
-    CAST_KERNELS_FWD,
     DEQUANT_FLOP_PER_WEIGHT,
     QUANT_FORMAT_BYTES,
     QUANT_FORMAT_GEMM_DTYPE,
@@ -179,29 +177,6 @@ def _norm_params(model):
     return _f(model.final_norm_params())
 
 
-def gemm_casts(gemms, prec: Precision) -> dict[str, OpCost]:
-    """``lowp_cast`` / ``lowp_cast_grad`` of low-precision GEMMs ``[(m, n, k, weight_elems, calls)]``.
-
-    Forward, per GEMM: amax + cast + transpose of the input (``m k`` elements) and of the weight
-    (``weight_elems``): read at ``act_bytes``, write :data:`CAST_COPIES` copies at ``cast_bytes``;
-    backward: the same for the output gradient (``m n``). :data:`CAST_FLOP_PER_ELEM` vector FLOP
-    per element read. Zero when ``prec.cast_bytes`` is 0 (no low-precision training recipe).
-    """
-    on = (_f(prec.cast_bytes) > 0).astype(_f(0.0).dtype)
-    per_elem = _f(prec.act_bytes) + CAST_COPIES * _f(prec.cast_bytes)
-    fwd_e = sum(_f(m) * _f(k) + _f(w) for m, n, k, w, c in gemms)
-    bwd_e = sum(_f(m) * _f(n) for m, n, k, w, c in gemms)
-    calls = sum(_f(c) for *_, c in gemms)
-    return {
-        "lowp_cast": op(flops=CAST_FLOP_PER_ELEM * fwd_e, act_bytes=fwd_e * per_elem,
-                        kernels=CAST_KERNELS_FWD * calls).scaled(on),
-        "lowp_cast_grad": op(flops=CAST_FLOP_PER_ELEM * bwd_e, act_bytes=bwd_e * per_elem,
-                             kernels=CAST_KERNELS_BWD * calls).scaled(on),
-    }
-
-
-#: the cast operators, produced per block and summed over the blocks of a layer by ``layer_ops``
-CAST_OPS = ("lowp_cast", "lowp_cast_grad")
 
 
 # ------------------------------------------------------------------------------------ blocks

@@ -38,7 +38,6 @@ from simulator.engines import ENGINES
 from simulator.errors import ConfigError
 from simulator.hw import HwSpec, build_hw
 from simulator.layout_rule import SERVE_RULES, serving_violations
-from simulator.models import stack_specs
 from simulator.serving import (
     DEFAULT_BLOCK_SIZE,
     DEFAULT_WORKSPACE_BYTES,
@@ -206,8 +205,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     # distinct models
     m_codes, m_names = _codes(df["model"])
     specs = [resolve_model(name) for name in m_names]
-    models = _pad_table(jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=float),
-                                               stack_specs(specs, name="sweep")))
+    models = _pad_table(_stack([dataclasses.replace(sp, name="sweep") for sp in specs]))
     heads = np.asarray([int(s.num_heads) for s in specs])[m_codes]
     layers = np.asarray([int(s.num_layers) for s in specs])[m_codes]
     experts = np.asarray([int(s.num_experts) for s in specs])[m_codes]
@@ -258,8 +256,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     if "draft_model" in df.columns and df["draft_model"].notna().any():
         d_col = df["draft_model"].where(df["draft_model"].notna(), df["model"]).astype(str)
         d_codes, d_names = pd.factorize(d_col)
-        drafts = _pad_table(jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=float), stack_specs(
-            [resolve_model(x) for x in d_names], name="sweep-draft")))
+        drafts = _pad_table(_stack([dataclasses.replace(resolve_model(x), name="sweep-draft") for x in d_names]))
         safe["spec_gamma"] = np.where(df["draft_model"].notna().to_numpy(), safe["spec_gamma"], 0.0)
 
     float_cols = [k for k in RESULT_COLUMNS if k != "fits"]

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from simulator.layout_rule import data_parallel_degree
 from simulator.training.common import (
     MEGATRON_2021,
     MEGATRON_2022,
@@ -123,19 +124,8 @@ def predict_training(model, system, gpus: int, *, tp: int = 1, pp: int = 1, dp: 
     opts = opts or TrainOptions()
     _check_tokens(tokens)
     spec, sysm, hw = _resolve(model, system, gpus, opts.dtype, calibration)
-    for name, v in (("tp", tp), ("pp", pp), ("cp", cp)):
-        if isinstance(v, bool) or int(v) != v or v < 1:
-            from simulator.errors import ConfigError
-
-            raise ConfigError(f"{name} must be a positive integer, got {v}")
     if dp is None:
-        denom = tp * pp * cp
-        if denom <= 0 or gpus % denom:
-            from simulator.errors import ConfigError
-
-            raise ConfigError(f"layout degrees tp={tp} x pp={pp} x cp={cp} = {denom} do not divide the "
-                              f"device count {gpus}")
-        dp = gpus // denom
+        dp = data_parallel_degree(gpus, tp, pp, cp)
     check_layout(spec, gpus, global_batch, seq_len, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, micro_batch=micro_batch,
                  virtual_stages=virtual_stages, zero=zero, offload=offload_code(offload),
                  first_stage_layers=first_stage_layers, last_stage_layers=last_stage_layers,
