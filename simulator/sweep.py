@@ -50,6 +50,7 @@ from simulator.serving import (
     serve_core,
     weight_bytes_of,
 )
+from simulator.table_cache import cached_table
 
 NUMERIC_DEFAULTS = {
     "batch": 1, "input_len": 1024, "output_len": 128, "tp": 1, "pp": 1, "ep": 1, "dp": 1, "chunk": 0,
@@ -129,6 +130,26 @@ def _column(df: pd.DataFrame, name: str, default):
     return np.full(len(df), default, dtype=object if isinstance(default, str) or default is None else float)
 
 
+def _model_table(names: tuple):
+    """``(padded stacked ModelSpec table, heads, layers, experts)`` of the distinct models ``names``."""
+    specs = [resolve_model(name) for name in names]
+    table = _pad_table(_stack([dataclasses.replace(sp, name="sweep") for sp in specs]))
+    per = np.asarray([[int(sp.num_heads), int(sp.num_layers), int(sp.num_experts)] for sp in specs])
+    return table, per[:, 0], per[:, 1], per[:, 2]
+
+
+def _hw_table(pairs: tuple, is_system: bool):
+    """``(padded stacked HwSpec table, act bytes, compute dtypes)`` of distinct ``(hardware, act dtype)``."""
+    hw_specs, act_bytes, compute_dtypes = [], [], []
+    for name, a in pairs:
+        obj = resolve_hardware(None, name) if is_system else resolve_hardware(name)
+        cdt, prec = resolve_dtypes(obj, None, a, None)
+        hw_specs.append(build_hw(obj, cdt))
+        act_bytes.append(float(prec.act_bytes))
+        compute_dtypes.append(cdt)
+    return _pad_table(_stack(hw_specs)), np.asarray(act_bytes), np.asarray(compute_dtypes, dtype=object)
+
+
 def _codes(values):
     """``pd.factorize`` keeping missing values as a category of their own."""
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
@@ -202,31 +223,25 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
         raise ConfigError("configs needs a 'hardware' (device) or 'system' column")
     is_system = hw_col == "system"
 
-    # distinct models
+    # distinct models -> stacked ModelSpec table (cached per process for catalog names)
     m_codes, m_names = _codes(df["model"])
-    specs = [resolve_model(name) for name in m_names]
-    models = _pad_table(_stack([dataclasses.replace(sp, name="sweep") for sp in specs]))
-    heads = np.asarray([int(s.num_heads) for s in specs])[m_codes]
-    layers = np.asarray([int(s.num_layers) for s in specs])[m_codes]
-    experts = np.asarray([int(s.num_experts) for s in specs])[m_codes]
+    models, heads, layers, experts = cached_table("model", tuple(m_names), _model_table)
+    heads, layers, experts = heads[m_codes], layers[m_codes], experts[m_codes]
 
     # distinct (hardware, act dtype) pairs -> HwSpec table and precision bytes
     hc, hu = _codes(df[hw_col])
     ac, au = _codes(df["act_dtype"]) if "act_dtype" in df.columns else (np.zeros(n, dtype=np.int64), [None])
     pair_codes, pairs = pd.factorize(hc.astype(np.int64) * (len(au) + 1) + ac)
     h_codes = pair_codes
-    hw_specs, act_bytes_of_key, compute_dtype_of_key = [], [], []
-    for key in pairs:
-        name, a = hu[int(key) // (len(au) + 1)], au[int(key) % (len(au) + 1)]
-        a = None if a is None or (isinstance(a, float) and np.isnan(a)) else str(a).lower()
-        obj = resolve_hardware(None, name) if is_system else resolve_hardware(name)
-        cdt, prec = resolve_dtypes(obj, None, a, None)
-        hw_specs.append(build_hw(obj, cdt))
-        act_bytes_of_key.append(float(prec.act_bytes))
-        compute_dtype_of_key.append(cdt)
-    hws: HwSpec = _pad_table(_stack(hw_specs))
-    a_bytes = np.asarray(act_bytes_of_key)[h_codes]
-    compute_dtypes = np.asarray(compute_dtype_of_key, dtype=object)[h_codes]
+
+    def _act(a):
+        return None if a is None or (isinstance(a, float) and np.isnan(a)) else str(a).lower()
+
+    pair_names = tuple((hu[int(k) // (len(au) + 1)], _act(au[int(k) % (len(au) + 1)])) for k in pairs)
+    hws, act_table, cdt_table = cached_table("hw", pair_names, _hw_table, is_system)
+    hws: HwSpec
+    a_bytes = act_table[h_codes]
+    compute_dtypes = cdt_table[h_codes]
 
     def bytes_col(col, fn):
         out = a_bytes.copy()

@@ -38,6 +38,7 @@ import pyarrow as pa
 from hardware_db.errors import SimlabError
 from simulator import layout_rule
 from simulator.design_space.errors import SweepError
+from simulator.table_cache import cached_table
 
 BLOCK_ROWS = 1 << 16
 MIN_ROWS = 8  # smallest padded block (power-of-two buckets from here up to the block size)
@@ -89,12 +90,48 @@ def _block(models, hws, m_idx, h_idx, layout_arrays, gb, seq, tokens, opts, with
     return jax.vmap(one)(model, layout, hw, gb, seq, tokens)
 
 
+def _np_stack(objs):
+    """Stack pytrees (ModelSpecs of one name, TrainHardware) along a new leading axis in NumPy, in
+    the dtypes JAX would give them (float32 / int32): one eager JAX op per field would dominate a
+    call with few configurations."""
+    objs = list(objs)
+    if len({getattr(o, "name", None) for o in objs}) > 1:
+        objs = [dataclasses.replace(o, name="sweep") for o in objs]
+
+    def leaf(*xs):
+        a = np.stack([np.asarray(x) for x in xs])
+        return a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32) if a.dtype.kind in "iu" else a
+
+    return jax.tree_util.tree_map(leaf, *objs)
+
+
+def _model_table(names: tuple):
+    """(stacked ModelSpec table, [heads, layers, experts] per model) of the distinct ``names``."""
+    from simulator.models import load_model
+
+    specs = [load_model(name) for name in names]
+    per = np.asarray([[int(s.num_heads), int(s.num_layers), int(s.num_experts)] for s in specs], dtype=float)
+    return _np_stack(specs), per
+
+
+def _train_hw(key: tuple, is_system: bool):
+    """TrainHardware of ``((name, device count, dtype),)``."""
+    from hardware_db import load_device, load_system
+    from simulator.training import train_hardware
+
+    ((name, count, dtype),) = key
+    obj = load_system(name).for_devices(int(count)) if is_system else load_device(name)
+    return train_hardware(obj, dtype)
+
+
+def _f32(x):
+    return np.asarray(x, dtype=np.float32)
+
+
 def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
     """Evaluate every training configuration of ``configs``; see the module doc. Returns a DataFrame
     with the result columns (and ``dp``, ``valid``, ``error``), one row per input row, in order."""
-    from hardware_db import load_device, load_system
-    from simulator.models import load_model, stack_specs
-    from simulator.training import Layout, TrainOptions, train_hardware
+    from simulator.training import Layout, TrainOptions
     from simulator.training.common import OFFLOAD, RECOMPUTE
 
     df = _frame(configs)
@@ -112,11 +149,8 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
         reason[mask] = text
 
     m_codes, m_names = pd.factorize(df["model"].astype(str))
-    specs = [load_model(name) for name in m_names]
-    models = stack_specs(specs)
-    heads = np.asarray([int(s.num_heads) for s in specs], dtype=float)[m_codes]
-    layers = np.asarray([int(s.num_layers) for s in specs], dtype=float)[m_codes]
-    experts = np.asarray([int(s.num_experts) for s in specs], dtype=float)[m_codes]
+    models, per_model = cached_table("train-model", tuple(m_names), _model_table)
+    heads, layers, experts = (per_model[:, i][m_codes] for i in range(3))
 
     N = _num(df, "num_devices", 0)
     B = _num(df, "global_batch", 0)
@@ -151,8 +185,7 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
     for i, k in enumerate(h_keys):
         name, count, dtype = k.split("|")
         try:
-            obj = load_system(name).for_devices(int(count)) if hw_col == "system" else load_device(name)
-            hws.append(train_hardware(obj, dtype))
+            hws.append(cached_table("train-hw", ((name, int(count), dtype),), _train_hw, hw_col == "system"))
         except SimlabError as err:
             bad_keys[i] = str(err)
             hws.append(None)
@@ -176,7 +209,9 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
                    "first_stage_layers": np.where(valid, first_l, 0.0), "last_stage_layers": np.where(valid, last_l, 0.0)}
     names = [f.name for f in dataclasses.fields(Layout)]
     if hws[0] is not None:
-        stacked_hw = jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *hws)
+        h_key = tuple(tuple(k.split("|")) for k in h_keys)  # (name, count, dtype): names checked
+        stacked_hw = (cached_table("train-hw-stack", h_key, lambda _k: _np_stack(hws)) if not bad_keys
+                      else _np_stack(hws))
         safe_B = np.where(valid, B, 1.0)
         safe_S = np.where(valid, S, 1.0)
         opt_key = texts["dtype"] + "|" + pd.Series(flags["flash_attention"]).astype(str) + "|" + \
@@ -191,10 +226,10 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
                 idx = rows[start:start + size]
                 pad = size - len(idx)
                 pidx = np.concatenate([idx, np.repeat(idx[-1:], pad)]) if pad else idx
-                arrays = tuple(jnp.asarray(layout_cols[k][pidx], dtype=jnp.int32) for k in names)
-                out = _block(models, stacked_hw, jnp.asarray(m_codes[pidx]), jnp.asarray(h_codes[pidx]), arrays,
-                             jnp.asarray(safe_B[pidx]), jnp.asarray(safe_S[pidx]), jnp.asarray(tokens[pidx]),
-                             opts, with_tokens)
+                arrays = tuple(np.asarray(layout_cols[k][pidx], dtype=np.int32) for k in names)
+                out = _block(models, stacked_hw, np.asarray(m_codes[pidx], dtype=np.int32),
+                             np.asarray(h_codes[pidx], dtype=np.int32), arrays, _f32(safe_B[pidx]),
+                             _f32(safe_S[pidx]), _f32(tokens[pidx]), opts, with_tokens)
                 for k, val in out.items():
                     val = np.asarray(val)[: len(idx)]
                     if k not in results:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from simulator.dtypes import dtype_bytes
 from simulator.errors import ConfigError
@@ -146,7 +147,8 @@ def train_hardware(system, dtype: str = "bf16", host_bytes_per_s: float | None =
     price = price_per_hour_usd if price_per_hour_usd is not None else dev.price_per_hour_usd
     vals = (host_bytes_per_s or PCIE4_X16_BYTES_PER_S, nvme_bytes_per_s or NVME_BYTES_PER_S,
             float(dev.tdp_w), float("nan") if price is None else float(price))
-    return TrainHardware(spec, *(jnp.asarray(float(v)) for v in vals))
+    dt = jax.dtypes.canonicalize_dtype(float)  # NumPy, as build_hw: no eager JAX work
+    return TrainHardware(spec, *(np.asarray(float(v), dtype=dt) for v in vals))
 
 
 @dataclass(frozen=True)
