@@ -74,7 +74,7 @@ def test_layout_that_does_not_fit_is_reported_with_shortfall(run):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["--gpus", "1000", "--tp", "8", "--pp", "8", "--global-batch", "1536"], "do not divide the device count"),
+    (["--gpus", "1000", "--tp", "8", "--pp", "8", "--global-batch", "1536"], "does not divide the device count"),
     (["--gpus", "1024", "--tp", "8", "--pp", "8", "--dp", "8", "--global-batch", "1536"], "does not equal the device count"),
     (["--gpus", "776", "--tp", "8", "--pp", "97", "--global-batch", "97"], "96 layers do not split into pp = 97"),
     (["--gpus", "1024", "--tp", "8", "--pp", "8", "--global-batch", "1536", "--micro-batch", "7"],
