@@ -19,7 +19,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from simulator.dtypes import dtype_bytes
@@ -82,7 +81,7 @@ class Layout:
         """Build a layout from Python values (names for ``recompute`` / ``offload`` accepted)."""
         rc = recompute if not isinstance(recompute, str) else recompute_code(recompute)
         of = offload if not isinstance(offload, str) else offload_code(offload)
-        return Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in
+        return Layout(*(np.asarray(x, dtype=np.int32) for x in
                         (tp, pp, dp, cp, ep, micro_batch, virtual_stages, rc, zero, of, first_stage_layers,
                          last_stage_layers)))
 
@@ -92,13 +91,13 @@ class Layout:
 
     def index(self, i) -> Layout:
         """The layout(s) at index ``i`` of a batched layout."""
-        return Layout(*(jnp.asarray(getattr(self, f.name))[i] for f in dataclasses.fields(self)))
+        return Layout(*(np.asarray(getattr(self, f.name))[i] for f in dataclasses.fields(self)))
 
     def to_dict(self, i=None) -> dict:
         """Plain-Python description of layout ``i`` (or of a scalar layout)."""
         out = {}
         for f in dataclasses.fields(self):
-            v = jnp.asarray(getattr(self, f.name))
+            v = np.asarray(getattr(self, f.name))
             out[f.name] = int(v if i is None else v[i])
         inv_r = {v: k for k, v in RECOMPUTE.items()}
         inv_o = {v: k for k, v in OFFLOAD.items()}

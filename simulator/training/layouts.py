@@ -108,7 +108,7 @@ def evaluate_layouts(spec, layouts: Layout, hw: TrainHardware, global_batch, seq
         spec = dataclasses.replace(spec, name="")  # static metadata: one compilation for all models
     # one trace per (shapes, recipe), kept across processes (simulator.compiled)
     out = cached_call("train_step", partial(train_step, opts=opts),
-                      (spec, layouts, hw, jnp.asarray(float(global_batch)), jnp.asarray(float(seq_len))),
+                      (spec, layouts, hw, np.float32(global_batch), np.float32(seq_len)),
                       static=repr(opts))
     return {k: np.asarray(v)[:n] if np.ndim(v) else np.asarray(v) for k, v in out.items()}
 

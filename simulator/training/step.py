@@ -341,8 +341,7 @@ def time_to_train(result: dict, hw: TrainHardware, tokens) -> dict:
     ``energy_j = power_w x devices x time`` (device board power at TDP while training, a stated
     upper-bound assumption), ``cost_usd = price_per_hour x device_hours`` (NaN without a price).
     """
-    D = _f(tokens)
-    t = D / result["tokens_per_s"]
+    t = tokens / result["tokens_per_s"]  # plain arithmetic: NumPy in, NumPy out; traced inside jit
     dev_h = t * result["devices"] / 3600.0
     energy = hw.power_w * result["devices"] * t
     return dict(train_time_s=t, train_days=t / 86400.0, device_hours=dev_h, energy_j=energy,
