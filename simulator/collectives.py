@@ -96,19 +96,36 @@ def _div(num, den):
     return jnp.where(num > 0, jnp.where(ok, q, jnp.inf), 0.0)
 
 
-def _pipelined(t_a, t_b, k):
+def _pipelined(t_a, t_b, inv_k):
     """Two pipelined phases of ``k`` pieces: ``max(t_a, t_b) + min(t_a, t_b) / k`` (the slower phase
-    plus the fill/drain of the faster one; the classic ``(k - 1) max + sum`` over ``k`` stages)."""
-    return jnp.maximum(t_a, t_b) + jnp.minimum(t_a, t_b) / k
+    plus the fill/drain of the faster one; the classic ``(k - 1) max + sum`` over ``k`` stages);
+    takes ``1 / k``."""
+    return jnp.maximum(t_a, t_b) + jnp.minimum(t_a, t_b) * inv_k
 
 
-def _proto_bw(bw, factor, multi):
-    """A link's bandwidth under an NCCL protocol: ``bw * factor``. LL (factor < 1/2) moves 1/4 of
-    the rate for multi-node rings (``factor`` otherwise: 1/4 all-reduce, 1/3 gathers) and at most
-    :data:`NCCL_LL_MAX_BUS_BYTES_PER_S` (NVIDIA/nccl src/graph/tuning.cc ``ncclTopoTuneModel``)."""
+def _recip(den):
+    """``(1 / den, den > 0)`` with a safe reciprocal (1) where ``den <= 0`` (gradient-safe)."""
+    ok = den > 0
+    return 1.0 / jnp.where(ok, den, 1.0), ok
+
+
+def _times(num, inv, ok):
+    """``num / den`` from ``inv = 1 / den``: 0 for ``num == 0``, inf for ``den <= 0 < num`` (as
+    :func:`_div`)."""
+    num = _f(num)
+    return jnp.where(num > 0, jnp.where(ok, num * inv, jnp.inf), 0.0)
+
+
+def _proto_inv(inv_bw, factor, multi):
+    """Reciprocal of a link's bandwidth ``bw`` under an NCCL protocol, from ``inv_bw = 1 / bw``.
+
+    The protocol's bandwidth is ``bw * factor``; LL (factor < 1/2) moves 1/4 of the rate for
+    multi-node rings (``factor`` otherwise: 1/4 all-reduce, 1/3 gathers) and at most
+    :data:`NCCL_LL_MAX_BUS_BYTES_PER_S` (NVIDIA/nccl src/graph/tuning.cc ``ncclTopoTuneModel``).
+    """
     if factor >= 0.5:
-        return bw * factor
-    return jnp.minimum(bw * jnp.where(multi, 0.25, factor), NCCL_LL_MAX_BUS_BYTES_PER_S)
+        return inv_bw * (1.0 / factor)
+    return jnp.maximum(inv_bw * jnp.where(multi, 4.0, 1.0 / factor), 1.0 / NCCL_LL_MAX_BUS_BYTES_PER_S)
 
 
 def intra_bandwidth_bytes_per_s(ranks, hw):
@@ -122,7 +139,7 @@ def intra_bandwidth_bytes_per_s(ranks, hw):
       8-GPU rccl-tests all-reduce bus bandwidth is ~6.5x the 2-GPU one).
     - ``torus`` (TPU ICI): each chip has ``links`` neighbour links, 2 per axis; a group of ``ranks``
       chips is taken to span ``d = clip(ceil(log4 ranks), 1, links / 2)`` axes (cube-like slices
-      with axes of length >= 4, e.g. v5p 4x4x4), each a bidirectional ring, so
+      with axes of length >= 4, e.g. v5p 4x4x4; counted up to 5 axes), each a bidirectional ring, so
       ``b_link * min(links, 2 d)`` ("How to Scale Your Model", Austin et al. 2025, part 3: a
       collective over a torus axis with wraparound uses both directions; over several axes the
       bandwidth adds up).
@@ -131,7 +148,9 @@ def intra_bandwidth_bytes_per_s(ranks, hw):
     links = jnp.maximum(_f(hw.intra_links_per_device), 1.0)
     r = jnp.maximum(_f(ranks), 1.0)
     mesh = b * jnp.minimum(jnp.maximum(r - 1.0, 1.0), links)
-    axes = jnp.clip(jnp.ceil(jnp.log(r) / jnp.log(4.0) - 1e-6), 1.0, jnp.maximum(links / 2.0, 1.0))
+    # d = ceil(log4 r) without a logarithm (a sweep evaluates this per row): 1 + #{k >= 1: r > 4^k}
+    axes = jnp.clip(1.0 + sum(jnp.where(r > 4.0**k, 1.0, 0.0) for k in range(1, 5)), 1.0,
+                    jnp.maximum(links / 2.0, 1.0))
     torus = b * jnp.minimum(links, 2.0 * axes)
     topo = _f(hw.intra_topology)
     return jnp.where(topo == _FULL_MESH, mesh, jnp.where(topo == _TORUS, torus, b))
@@ -200,7 +219,8 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
     torus = _f(hw.intra_topology) == _TORUS
     r = jnp.clip(_f(ranks_per_node), 1.0, nn)
     r = jnp.where(torus, nn, r)
-    m = nn / r
+    inv_r = 1.0 / r
+    m = nn * inv_r
     multi = m > 1.0 + 1e-9
     e = _f(hw.link_eff)
     e_out = jnp.where(_f(hw.inter_link_eff) > 0, _f(hw.inter_link_eff), e)
@@ -208,10 +228,14 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
     a_out = jnp.where(multi, _f(hw.inter_latency_s), 0.0)
     b_in = intra_bandwidth_bytes_per_s(r, hw) * e
     b_out = _f(hw.inter_bytes_per_s) * e_out
-    k = jnp.maximum(s / PIPELINE_CHUNK_BYTES, 1.0)
+    # reciprocals once (divisions are the expensive operations of this function in a sweep)
+    inv_in, ok_in = _recip(b_in)
+    inv_out, ok_out = _recip(b_out)
+    inv_k = 1.0 / jnp.maximum(s * (1.0 / PIPELINE_CHUNK_BYTES), 1.0)
     active = (n > 1.0) & (s > 0.0)
-    on_nvlink = jnp.where(multi, (r - 1.0) / r, 1.0)   # a ring's share of a rank's traffic inside the node
+    on_nvlink = jnp.where(multi, (r - 1.0) * inv_r, 1.0)  # a ring's share of a rank's traffic inside the node
     m_hops = jnp.where(multi, m, 0.0)                   # ring hops that leave a node
+    inv_nn = 1.0 / nn
 
     if kind == "send_recv":
         intra = r >= 2.0
@@ -219,51 +243,71 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
                       _f(hw.inter_latency_s) + _div(s, _f(hw.inter_bytes_per_s) * e_out))
         return jnp.where(active, t, 0.0)
     if kind == "all_to_all":
-        t_in = _div(s * (r - 1.0) / nn, b_in)
-        t_out = jnp.where(multi, _div(s * (nn - r) / nn, b_out), 0.0)
+        t_in = _times(s * (r - 1.0) * inv_nn, inv_in, ok_in)
+        t_out = jnp.where(multi, _times(s * (nn - r) * inv_nn, inv_out, ok_out), 0.0)
         lat = (r - 1.0) * a_in + (nn - r) * a_out
         return jnp.where(active, NCCL_BASE_LATENCY_S + lat + jnp.maximum(t_in, t_out), 0.0)
 
+    # Protocols whose bandwidth factor f applies to both links (LL128, Simple) scale the pipelined
+    # transfer time of the full-rate links by 1/f, so it is computed once; LL (capped rate) apart.
     t = jnp.inf
     if kind in ("reduce_scatter", "all_gather"):
-        moved = s * (nn - 1.0) / nn
+        moved = s * (nn - 1.0) * inv_nn
+        moved_in, moved_out = moved * on_nvlink, moved * inv_r
+        inter_steps = jnp.maximum(m_hops - 1.0, 0.0)
+        steps_in = nn - 1.0 - inter_steps
+        full = _pipelined(_times(moved_in, inv_in, ok_in),
+                          jnp.where(multi, _times(moved_out, inv_out, ok_out), 0.0), inv_k)
         for base, x_in, x_out, _, f_bw in NCCL_PROTOCOLS.values():
-            t_in = _div(moved * on_nvlink, _proto_bw(b_in, f_bw, multi))
-            t_out = jnp.where(multi, _div(moved / r, _proto_bw(b_out, f_bw, multi)), 0.0)
-            inter_steps = jnp.maximum(m_hops - 1.0, 0.0)
-            lat = base + (nn - 1.0 - inter_steps) * (a_in + x_in) + inter_steps * (a_out + x_out)
-            t = jnp.minimum(t, lat + _pipelined(t_in, t_out, k))
+            if f_bw >= 0.5:
+                xfer = full * (1.0 / f_bw)
+            else:
+                xfer = _pipelined(_times(moved_in, _proto_inv(inv_in, f_bw, multi), ok_in),
+                                  jnp.where(multi, _times(moved_out, _proto_inv(inv_out, f_bw, multi), ok_out), 0.0),
+                                  inv_k)
+            lat = base + steps_in * (a_in + x_in) + inter_steps * (a_out + x_out)
+            t = jnp.minimum(t, lat + xfer)
         return jnp.where(active, t, 0.0)
 
     # all-reduce
     nvls_eff = _f(hw.nvls_eff)
     nvls_ok = (nvls_eff > 0) & (_f(hw.intra_topology) == _SWITCH) & (r > 1.0)
-    tree_shard = jnp.where(m <= 2.0 + 1e-9, 1.0, 2.0) * s / r    # per NIC, double binary tree
-    moved = 2.0 * s * (nn - 1.0) / nn
+    tree_shard = jnp.where(m <= 2.0 + 1e-9, 1.0, 2.0) * s * inv_r    # per NIC, double binary tree
+    moved = 2.0 * s * (nn - 1.0) * inv_nn
+    moved_in, moved_out = moved * on_nvlink, moved * inv_r
+    log2_m = jnp.log2(jnp.maximum(m, 1.0))
+    ring_hops_in, ring_hops_out = 2.0 * (nn - 1.0) - 2.0 * m_hops, 2.0 * m_hops
+
+    def ring_xfer(pi_in, pi_out):
+        return _pipelined(_times(moved_in, pi_in, ok_in), jnp.where(multi, _times(moved_out, pi_out, ok_out), 0.0),
+                          inv_k)
+
+    def tree_out_t(pi_out):
+        return jnp.where(multi, _times(tree_shard, pi_out, ok_out), jnp.inf)
+
+    ring_full = ring_xfer(inv_in, inv_out)
+    tree_full = _pipelined(_times(2.0 * s, inv_in, ok_in), tree_out_t(inv_out), inv_k)
     for name, (base, x_in, x_out, f_bw, _) in NCCL_PROTOCOLS.items():
-        bi = _proto_bw(b_in, f_bw, multi)
-        bo = _proto_bw(b_out, f_bw, multi)
+        lowrate = f_bw < 0.5
+        pi_in, pi_out = (_proto_inv(inv_in, f_bw, multi), _proto_inv(inv_out, f_bw, multi)) if lowrate else (None, None)
         cands = []
         if algo in ("auto", "ring") or name != "Simple":
-            ring_in = _div(moved * on_nvlink, bi)
-            ring_out = jnp.where(multi, _div(moved / r, bo), 0.0)
-            ring_lat = base + (2.0 * (nn - 1.0) - 2.0 * m_hops) * (a_in + x_in) + 2.0 * m_hops * (a_out + x_out)
-            ring = ring_lat + _pipelined(ring_in, ring_out, k)
+            xfer = ring_xfer(pi_in, pi_out) if lowrate else ring_full * (1.0 / f_bw)
+            ring = base + ring_hops_in * (a_in + x_in) + ring_hops_out * (a_out + x_out) + xfer
             if algo == "nvls":   # pinned NVLS: the ring only where the system has no NVLS
                 ring = jnp.where(nvls_ok, jnp.inf, ring)
             cands.append(ring)
-        tree_out = jnp.where(multi, _div(tree_shard, bo), jnp.inf)
-        tree_out_lat = 2.0 * jnp.log2(jnp.maximum(m, 1.0)) * (a_out + x_out)
+        tree_out_lat = 2.0 * log2_m * (a_out + x_out)
         if algo == "auto":
-            tree_in = _div(2.0 * s, bi)
-            tree_lat = base + 2.0 * (r - 1.0) * (a_in + x_in) + tree_out_lat
-            cands.append(tree_lat + _pipelined(tree_in, tree_out, k))
+            xfer = (_pipelined(_times(2.0 * s, pi_in, ok_in), tree_out_t(pi_out), inv_k) if lowrate
+                    else tree_full * (1.0 / f_bw))
+            cands.append(base + 2.0 * (r - 1.0) * (a_in + x_in) + tree_out_lat + xfer)
         if name == "Simple" and algo in ("auto", "nvls"):   # NVLS / NVLS_TREE run Simple only
-            nvls_in = jnp.where(nvls_ok, _div(s * (1.0 + 1.0 / r), b_in * jnp.where(nvls_ok, nvls_eff, 1.0)),
-                                jnp.inf)
-            nvls_out = jnp.where(multi, tree_out, 0.0)
+            inv_nvls = inv_in * (1.0 / jnp.where(nvls_ok, nvls_eff, 1.0))
+            nvls_in = jnp.where(nvls_ok, _times(s * (1.0 + inv_r), inv_nvls, ok_in), jnp.inf)
+            nvls_out = jnp.where(multi, tree_out_t(inv_out * (1.0 / f_bw)), 0.0)
             nvls_lat = NVLS_LATENCY_S + jnp.where(multi, tree_out_lat, 0.0)
-            cands.append(jnp.where(nvls_ok, nvls_lat + _pipelined(nvls_in, nvls_out, k), jnp.inf))
+            cands.append(jnp.where(nvls_ok, nvls_lat + _pipelined(nvls_in, nvls_out, inv_k), jnp.inf))
         for c in cands:
             t = jnp.minimum(t, c)
     return jnp.where(active, t, 0.0)
