@@ -175,6 +175,13 @@ class TrainOptions:
     * ``tp_comm_overlap``: fraction of TP collective time hidden behind GEMMs (0 = Megatron 2021).
     * ``grad_overlap``: data-parallel gradient reduction overlaps the last micro-batch's backward.
     * ``zero3_prefetch``: ZeRO-3 weight all-gathers overlap compute (DeepSpeed/FSDP prefetch).
+    * ``zero3_persistence_threshold``: ZeRO-3 leaves weights of operators holding at most this many
+      elements per device unpartitioned (no gather, no reduce-scatter call): DeepSpeed's
+      ``stage3_param_persistence_threshold``, default 1e5 (microsoft/DeepSpeed
+      deepspeed/runtime/zero/config.py, ``DeepSpeedZeroConfig.param_persistence_threshold =
+      Field(pp_int(1e5))``: "Do not partition parameters smaller than this threshold"), which keeps
+      norms and biases resident (their few bytes stay whole on each device; not counted in memory);
+      0 gathers every weight-holding operator.
     * ``grad_accum_dtype``: format of the gradient-accumulation buffer (fp32 "main grads" in
       Megatron-LM and DeepSpeed mixed precision).
     * ``optimizer_extra_passes``: extra full passes over the fp32 gradients before Adam (fp16
@@ -211,6 +218,7 @@ class TrainOptions:
     tp_comm_overlap: float = 0.0
     grad_overlap: bool = True
     zero3_prefetch: bool = True
+    zero3_persistence_threshold: float = 1e5
     grad_accum_dtype: str = "fp32"
     grad_accum_fusion: bool = True
     optimizer_extra_passes: float = 0.0

@@ -21,7 +21,9 @@ are counted from what frameworks do:
   micro-batch and reduce-scatters the gradients, *module by module* (DeepSpeed's parameter
   coordinator fetches the parameters of each submodule; PyTorch FSDP wraps units): one call per
   weight-holding operator of the inventory per layer (norms, QKV, output projection, MLP matrices,
-  router, experts; ``simulator.ops`` records with ``params > 0``). With prefetching the calls
+  router, experts; ``simulator.ops`` records with more weights per device than
+  ``TrainOptions.zero3_persistence_threshold``, DeepSpeed's default 1e5, below which a parameter is
+  not partitioned, so norms are not gathered). With prefetching the calls
   overlap the micro-batch's compute; only the excess is exposed.
 """
 
@@ -37,16 +39,19 @@ def _f(x):
     return jnp.asarray(x, dtype=float)
 
 
-def modules_per_layer(spec, layout):
+def modules_per_layer(spec, layout, persistence_threshold=0.0):
     """(non-expert, expert) weight-holding operators of an average layer (dense/MoE mix): the
-    ZeRO-3 / FSDP gather calls per layer and pass."""
+    ZeRO-3 / FSDP gather calls per layer and pass. Operators holding at most
+    ``persistence_threshold`` weights per device are not partitioned, so not gathered (DeepSpeed
+    ``stage3_param_persistence_threshold``, TrainOptions.zero3_persistence_threshold)."""
     inv = layer_weight_inventory(spec, layout)
     n_dense, n_moe = ops.layer_counts(spec)
     frac_moe = n_moe / _f(spec.num_layers)
     experts = ("moe_up", "moe_down")
     out = []
     for sel in (lambda n: n not in experts, lambda n: n in experts):
-        cnt = {k: sum(jnp.where(c.params > 0, 1.0, 0.0) for n, c in o.items() if sel(n)) for k, o in inv.items()}
+        cnt = {k: sum(jnp.where(c.params > persistence_threshold, 1.0, 0.0) for n, c in o.items() if sel(n))
+               for k, o in inv.items()}
         out.append((1.0 - frac_moe) * cnt["dense"] + frac_moe * cnt["moe"])
     return tuple(out)
 
@@ -93,7 +98,7 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch
 
     z012 = jnp.where(zero == 0, exposed(grad_ar), exposed(grad_rs) + param_ag)
     # ZeRO-3: per micro-batch, gather twice (forward, backward) and reduce-scatter, module by module
-    mods = modules_per_layer(spec, layout)
+    mods = modules_per_layer(spec, layout, opts.zero3_persistence_threshold)
     calls = [layers_per_stage * m for m in mods]
     z3_mb = 2.0 * each("all_gather", ab, calls) + each("reduce_scatter", gb, calls)
     z3 = micro_batches * jnp.where(opts.zero3_prefetch, jnp.maximum(z3_mb - micro_batch_compute_s, 0.0), z3_mb)
