@@ -79,7 +79,13 @@ def _key(name: str, treedef, leaves, static: str) -> str:
 
 def _folder() -> Path | None:
     base = compile_cache_dir()
-    return None if base is None else base.with_name(base.name + "-programs")  # next to the JAX cache
+    if base is None:
+        return None
+    try:  # executable serialisation (jax.experimental); without it: plain jit
+        from jax.experimental import serialize_executable  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installed jax
+        return None
+    return base.with_name(base.name + "-programs")  # next to the JAX cache
 
 
 def _load(path: Path, leaves):
