@@ -69,6 +69,8 @@ def device_to_dict(dev: Device) -> dict[str, Any]:
             "source": dev.efficiency.source,
             **({"classes": {k: dict(v) for k, v in dev.efficiency.classes.items()}}
                if dev.efficiency.classes else {}),
+            **({"lowp_gemm": {**dev.efficiency.lowp_gemm, "source": dev.efficiency.lowp_source}}
+               if dev.efficiency.lowp_gemm else {}),
         },
         "unset": dict(dev.unset),
         "notes": dev.notes,

@@ -20,6 +20,7 @@ from hardware_db.schema import (
     EFFICIENCY_CLASSES,
     KINDS,
     LINK_TOPOLOGIES,
+    LOWP_GEMM_DTYPES,
     TIER_NAMES,
     Device,
     Efficiency,
@@ -70,6 +71,7 @@ EFF_KEYS = {
     "kernel_overhead_s",
     "source",
     "classes",
+    "lowp_gemm",
 }
 
 
@@ -257,7 +259,22 @@ def _efficiency(ctx: _Ctx, raw: Any) -> Efficiency:
             if key in ("compute", "memory", "link") and number > 1.0:
                 raise ctx.fail(f"{where}.{key}", f"{number!r} is outside (0, 1]")
             classes[cls][key] = number
-    return Efficiency(source=ctx.text(raw, "source", "efficiency.source"), classes=classes, **values)
+    lowp = raw.get("lowp_gemm", {})  # [efficiency.lowp_gemm] fp8 = 0.88, source = "..."
+    if not isinstance(lowp, dict):
+        raise ctx.fail("efficiency.lowp_gemm", f"{lowp!r} is not a table; allowed: [efficiency.lowp_gemm] with "
+                       "fp8/fp4/int8/int4 = ratio and source")
+    lowp = dict(lowp)
+    lowp_source = lowp.pop("source", "")
+    ctx.keys(lowp, set(LOWP_GEMM_DTYPES), "efficiency.lowp_gemm")
+    for dt, value in lowp.items():
+        lowp[dt] = ctx.number(value, f"efficiency.lowp_gemm.{dt}")
+        if lowp[dt] > 2.0:
+            raise ctx.fail(f"efficiency.lowp_gemm.{dt}", f"{lowp[dt]!r} is outside (0, 2] (the dtype's GEMM "
+                           "efficiency over the compute dtype's)")
+    if lowp and not str(lowp_source).strip():
+        raise ctx.fail("efficiency.lowp_gemm.source", "missing source; say where the ratios come from")
+    return Efficiency(source=ctx.text(raw, "source", "efficiency.source"), classes=classes, lowp_gemm=lowp,
+                      lowp_source=str(lowp_source), **values)
 
 
 def _optional(ctx: _Ctx, table: dict, key: str, unset: dict, sources: dict) -> float | None:

@@ -35,6 +35,8 @@ CLASS_FIELDS: dict[str, tuple[str, ...]] = {
     "collective": ("link",),
 }
 EFFICIENCY_FIELDS = ("compute", "memory", "link", "compute_half_flop", "memory_half_bytes", "kernel_overhead_s")
+#: Low-precision GEMM dtypes that ``Efficiency.lowp_gemm`` may give a ratio for.
+LOWP_GEMM_DTYPES = ("fp8", "fp4", "int8", "int4")
 
 #: Finite range (low, high), SI units, of every number a device or system TOML may hold, keyed by
 #: field name. Deliberately generous (a wafer-scale engine and a phone both fit); what lies outside is
@@ -145,6 +147,8 @@ class Efficiency:
     kernel_overhead_s: float
     source: str
     classes: Mapping[str, Mapping[str, float]] = field(default_factory=dict, hash=False, compare=True)
+    lowp_gemm: Mapping[str, float] = field(default_factory=dict, hash=False, compare=True)
+    lowp_source: str = ""
 
     def __post_init__(self) -> None:
         for name in EFFICIENCY_FIELDS:
@@ -169,6 +173,24 @@ class Efficiency:
             if out:
                 clean[str(cls)] = out
         object.__setattr__(self, "classes", clean)
+        lowp = self.lowp_gemm if self.lowp_gemm is not None else {}
+        if not isinstance(lowp, Mapping):
+            raise HardwareError(f"efficiency.lowp_gemm = {lowp!r}; allowed: a table dtype -> ratio")
+        ratios = {}
+        for dt, value in lowp.items():
+            if dt not in LOWP_GEMM_DTYPES:
+                raise HardwareError(f"efficiency.lowp_gemm.{dt}: unknown dtype; allowed: {', '.join(LOWP_GEMM_DTYPES)}")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number) or not 0.0 < number <= 2.0:
+                raise HardwareError(f"efficiency.lowp_gemm.{dt} = {value!r}; allowed: a number in (0, 2] (the "
+                                    "dtype's GEMM efficiency over the compute dtype's)")
+            ratios[str(dt)] = number
+        if ratios and not str(self.lowp_source).strip():
+            raise HardwareError("efficiency.lowp_gemm: missing source; say where the ratios come from")
+        object.__setattr__(self, "lowp_gemm", ratios)
 
     def for_class(self, cls: str) -> dict[str, float]:
         """The six curve numbers (:data:`EFFICIENCY_FIELDS`) of kernel class ``cls``: the device-wide

@@ -66,7 +66,7 @@ class HwSpec:
     - ``lowp_peak_ratio``, ``lowp_eff_ratio``, ``attn_lowp``: the low-precision GEMM dtype (FP8,
       FP4, INT8) of the operators marked ``OpInfo.lowp`` (linear layers): its dense peak over
       ``matrix_flops_per_s`` and its best-shape GEMM efficiency over the compute dtype's
-      (:data:`LOWP_EFF_RATIO`); such a GEMM runs at ``P r_p`` with efficiency ``e_c r_e`` and start-up
+      (the device TOML's ``[efficiency.lowp_gemm]`` ratio, ``hardware_db.Efficiency.lowp_gemm``); such a GEMM runs at ``P r_p`` with efficiency ``e_c r_e`` and start-up
       work ``F_half r_p r_e`` (the same start-up *time*). ``attn_lowp`` = 1 runs the attention
       matmuls in that dtype too (FP8 attention, off by default). Ratios are kept rather than the
       absolute numbers so that what-if changes of the peak or the efficiency (``replace``,
@@ -148,35 +148,6 @@ LOWP_DTYPES = ("fp8", "fp4", "int8", "int4")
 #: Higher-precision dtypes for the rest of the work, in order of preference.
 HIGH_DTYPES = ("bf16", "fp16", "fp32")
 
-_MAMF = "stas00/ml-engineering compute/accelerator/README.md @744d01e 'Maximum Achievable Matmul FLOPS' table (mamf-finder.py)"
-_H100_FP8 = 1402.6 / 1978.9  # 0.709
-_H100_BF16 = 794.5 / 989.4  # 0.803
-_B200_FP8 = 3432.5 / 4500.0  # 0.763
-_B200_BF16 = 1745.0 / 2250.0  # 0.776
-#: Best-shape GEMM efficiency of a low-precision dtype over that of the device's compute dtype, from
-#: published max-achievable-matmul (MAMF) measurements: ``(ratio, source)`` per (device name, dtype).
-#: The device TOMLs' default GEMM efficiency is the bf16 MAMF ceiling times the typical/best ratio
-#: 0.857 (measured on A100, Vidur); the same ratio is assumed for the low-precision GEMMs, so the
-#: low-precision efficiency is ``e_c x ratio`` = (low-precision MAMF ceiling) x 0.857 by default,
-#: and follows a calibrated ``e_c`` otherwise. Devices and dtypes not listed: ratio 1 (the compute
-#: dtype's efficiency; no measurement).
-LOWP_EFF_RATIO: dict[tuple[str, str], tuple[float, str]] = {
-    ("H100-SXM5-80GB", "fp8"): (_H100_FP8 / _H100_BF16,
-                                f"FP8 1402.6 of 1978.9 TFLOP/s = 0.709 over BF16 794.5 of 989.4 = 0.803: {_MAMF}"),
-    ("H200-SXM-141GB", "fp8"): ((1453.4 / 1978.9) / _H100_BF16,
-                                f"FP8 1453.4 of 1978.9 TFLOP/s = 0.734 (H200 SXM) over the BF16 ceiling 0.803 the "
-                                f"H200 TOML uses (H100 SXM BF16 794.5 of 989.4): {_MAMF}"),
-    ("B200-SXM-180GB", "fp8"): (_B200_FP8 / _B200_BF16,
-                                f"FP8 3432.5 of 4500 TFLOP/s = 0.763 over BF16 1745.0 of 2250 = 0.776: {_MAMF}"),
-    ("B200-SXM-180GB", "fp4"): (_B200_FP8 / _B200_BF16,
-                                f"ASSUMPTION: no FP4 MAMF published; the FP8 ratio of the same tensor cores "
-                                f"(0.763 / 0.776): {_MAMF}"),
-    **{(name, "fp8"): (_H100_FP8 / _H100_BF16,
-                       f"ASSUMPTION: Hopper tensor cores as H100 SXM (FP8 0.709 over BF16 0.803): {_MAMF}")
-       for name in ("H100-PCIe-80GB", "H100-NVL-94GB", "GH200-141GB")},
-}
-
-
 def split_compute_dtype(dev: Device, compute_dtype: str) -> tuple[str, str]:
     """``(matrix dtype, low-precision GEMM dtype)`` of a compute dtype on ``dev``.
 
@@ -210,7 +181,7 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16", lowp_attention: b
     A low-precision ``compute_dtype`` (``fp8``, ``fp4``, ``int8``, ``int4``) puts the linear-layer
     GEMMs (``OpInfo.lowp``) in that dtype and the rest in the device's bf16/fp16
     (:func:`split_compute_dtype`): ``matrix_flops_per_s`` is then the bf16 peak and
-    ``lowp_peak_ratio`` = peak(fp8) / peak(bf16), ``lowp_eff_ratio`` from :data:`LOWP_EFF_RATIO`.
+    ``lowp_peak_ratio`` = peak(fp8) / peak(bf16), ``lowp_eff_ratio`` from the device's ``[efficiency.lowp_gemm]`` (1 where none is given).
     ``lowp_attention``: attention matmuls in the low-precision dtype too (FP8 attention).
     Raises ``HardwareError`` (a ``SimlabError``) when the device has no peak rate for the dtype and
     ``DtypeError`` for an unknown dtype name.
@@ -222,7 +193,8 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16", lowp_attention: b
     high, low = split_compute_dtype(dev, compute_dtype)
     matrix = dev.peak(high)
     low_peak = dev.peak(low)
-    eff_ratio = LOWP_EFF_RATIO.get((dev.name, low), (1.0, ""))[0] if low != high else 1.0
+    # the device TOML's [efficiency.lowp_gemm] ratio (sourced there); 1 where none is published
+    eff_ratio = dev.efficiency.lowp_gemm.get(low, 1.0) if low != high else 1.0
     vector = dev.peak_flops_per_s.get("fp32", matrix)
     slow = slow_tier(dev)
     if isinstance(hw, System):
@@ -303,5 +275,5 @@ def hw_numpy_row(hw: Device | System, compute_dtype: str) -> dict[str, float]:
 
 HW_FIELDS = tuple(f.name for f in dataclasses.fields(HwSpec) if f.name != "gemm_shape")
 
-__all__ = ["CLASS_FIELD_OF", "HIGH_DTYPES", "HW_CLASSES", "HW_FIELDS", "LOWP_DTYPES", "LOWP_EFF_RATIO", "TOPOLOGY_CODE", "HwSpec",
+__all__ = ["CLASS_FIELD_OF", "HIGH_DTYPES", "HW_CLASSES", "HW_FIELDS", "LOWP_DTYPES", "TOPOLOGY_CODE", "HwSpec",
            "build_hw", "hw_numpy_row", "slow_tier", "split_compute_dtype", "stack_hw"]

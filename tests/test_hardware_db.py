@@ -487,3 +487,38 @@ def test_link_fabric_fields_parse_default_and_validate(tmp_path):
         load_device(write(tmp_path, GOOD_DEVICE + link.format(extra="efficiency = 1.5"), "badeff.toml"))
     nic = load_system("dgx-h100").inter_node_link
     assert nic.efficiency == 0.94 and load_system("dgx-a100").inter_node_link.efficiency == 0.0
+
+
+# --- low-precision GEMM efficiency ratios ------------------------------------------------------
+
+LOWP_TABLE = """
+[efficiency.lowp_gemm]
+fp8 = 0.9
+source = "my FP8 matmul sweep"
+"""
+
+
+def test_lowp_gemm_ratio_parses_exports_and_reaches_the_cost_model(tmp_path):
+    from hardware_db.export import device_to_dict
+
+    dev = load_device(write(tmp_path, GOOD_DEVICE + LOWP_TABLE, "lowp.toml"))
+    assert dev.efficiency.lowp_gemm == {"fp8": 0.9} and dev.efficiency.lowp_source == "my FP8 matmul sweep"
+    assert device_to_dict(dev)["efficiency"]["lowp_gemm"] == {"fp8": 0.9, "source": "my FP8 matmul sweep"}
+    assert load_device(write(tmp_path, GOOD_DEVICE)).efficiency.lowp_gemm == {}
+
+
+@pytest.mark.parametrize(
+    "old, new, needle",
+    [
+        ("fp8 = 0.9", "fp8 = 2.5", "efficiency.lowp_gemm.fp8"),
+        ("fp8 = 0.9", "fp9 = 0.9", "efficiency.lowp_gemm.fp9"),
+        ("fp8 = 0.9", 'fp8 = "fast"', "efficiency.lowp_gemm.fp8"),
+        ('source = "my FP8 matmul sweep"\n', "", "missing source"),
+    ],
+)
+def test_bad_lowp_gemm_gives_one_line_error(tmp_path, old, new, needle):
+    path = write(tmp_path, (GOOD_DEVICE + LOWP_TABLE).replace(old, new, 1), "bad-lowp.toml")
+    with pytest.raises(HardwareError) as err:
+        load_device(path)
+    msg = str(err.value)
+    assert "\n" not in msg and needle in msg, msg

@@ -1,7 +1,7 @@
 """Precision per operator on the single cost path (issue 12, low precision).
 
 FP8/FP4 recipes run the linear-layer GEMMs (``OpInfo.lowp``) at the low-precision peak with that
-dtype's measured GEMM efficiency (``simulator.hw.LOWP_EFF_RATIO``), keep attention, the LM head, the
+dtype's measured GEMM efficiency (the device TOML's ``[efficiency.lowp_gemm]``), keep attention, the LM head, the
 router, softmax and norms in bf16, price Transformer Engine's casts in training
 (``lowp_cast`` / ``lowp_cast_grad``), and count block scales in the weight bytes.
 """
@@ -15,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hardware_db import load_device, load_system
+from hardware_db import list_devices, load_device, load_system
 from simulator import ops, pricing
-from simulator.hw import LOWP_EFF_RATIO, build_hw, stack_hw
+from simulator.hw import build_hw, stack_hw
 from simulator.models import load_model
 from simulator.serving.frontend import resolve_dtypes, weight_bytes_of
 from simulator.training import Layout, TrainOptions, train_hardware
@@ -43,8 +43,12 @@ def test_build_hw_splits_a_low_precision_compute_dtype():
     assert float(f8.attn_lowp) == 0.0 and float(build_hw(dev, "fp8", lowp_attention=True).attn_lowp) == 1.0
     assert float(bf.lowp_peak_ratio) == 1.0 and float(bf.lowp_eff_ratio) == 1.0 and float(bf.attn_lowp) == 0.0
     # every sourced ratio is a fraction of the bf16 efficiency near 1, and names its source
-    for (name, dtype), (r, src) in LOWP_EFF_RATIO.items():
-        assert 0.8 < r <= 1.0 and "mamf" in src.lower(), (name, dtype)
+    with_ratio = [d for d in (load_device(n) for n in list_devices()) if d.efficiency.lowp_gemm]
+    assert {d.name for d in with_ratio} >= {"H100-SXM5-80GB", "H200-SXM-141GB", "B200-SXM-180GB"}
+    for d in with_ratio:
+        assert "mamf" in d.efficiency.lowp_source.lower(), d.name
+        for dtype, r in d.efficiency.lowp_gemm.items():
+            assert 0.8 < r <= 1.0, (d.name, dtype)
     b200 = build_hw(load_device("b200"), "fp4")
     assert float(b200.lowp_peak_ratio) == pytest.approx(4.0)
 

@@ -344,7 +344,9 @@ def apply_profile(device, profile: CalibrationProfile | str | Path, dtype: str |
     if classes and key in profile.class_per_dtype:
         classes.setdefault("gemm", {}).update(profile.class_per_dtype[key])
     src = f"calibration profile {profile.path or profile.device} ({profile.source}, {profile.date_utc})"
-    out = device.with_efficiency(Efficiency(**{k: float(v) for k, v in eff.items()}, source=src, classes=classes))
+    out = device.with_efficiency(Efficiency(**{k: float(v) for k, v in eff.items()}, source=src, classes=classes,
+                                            lowp_gemm=device.efficiency.lowp_gemm,
+                                            lowp_source=device.efficiency.lowp_source))
     changes: dict[str, Any] = {}
     if profile.link_latency_s is not None and device.intra_node_link is not None:
         changes["intra_node_link"] = dataclasses.replace(device.intra_node_link, latency_s=profile.link_latency_s)
