@@ -63,10 +63,11 @@ def _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps
     cfg = LowCommConfig(algorithm, inner_steps=inner_steps,
                         **({"fragments": 4, "overlap_steps": 5, "outer_bytes_per_param": 0.5}
                            if algorithm == "streaming" else {}))
-    from simulator.lowcomm.sites import MULTI_SITE
+    from hardware_db import load_system
+    from simulator.lowcomm.sites import multi_site
 
-    preset = {k.lower(): v for k, v in MULTI_SITE.items()}.get(str(system).lower())
-    if preset is not None and wan_gbps is None:  # the catalog's multi-site WAN (sourced in sites.py)
+    preset = multi_site(load_system(system)) if isinstance(system, str) else multi_site(system)
+    if preset is not None and wan_gbps is None:  # the catalog system's [sites.wan_link] (sourced there)
         wan_gbps, wan_latency_ms = preset["wan_gbps"], preset["wan_latency_s"] * 1e3
     bws = sorted(set(_SWEEP_GBPS) | ({float(wan_gbps)} if wan_gbps is not None else set()))
     if wan_gbps is not None and not wan_gbps > 0:
@@ -141,6 +142,11 @@ def register(predict_app: typer.Typer) -> None:
         from simulator.reliability import ReliabilityOptions
 
         rel = None if no_failures else ReliabilityOptions()
+        if sites is None and isinstance(system, str) and days is not None:  # a multi-site catalog system
+            from hardware_db import load_system as _load
+            from simulator.lowcomm.sites import multi_site
+
+            sites = (multi_site(_load(system)) or {}).get("sites")
         if sites is not None:
             _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps, lowcomm, law, family,
                         seq_len, dtype, rel, json_output)

@@ -89,6 +89,7 @@ def system_to_dict(sys: System) -> dict[str, Any]:
         "topology": sys.topology,
         "intra_node_link": link_to_dict(sys.intra_node_link),
         "inter_node_link": link_to_dict(sys.inter_node_link),
+        **({"sites": sys.sites, "wan_link": link_to_dict(sys.wan_link)} if sys.wan_link is not None else {}),
         "sources": dict(sys.sources),
         "unset": dict(sys.unset),
         "notes": sys.notes,

@@ -58,7 +58,9 @@ SYSTEM_KEYS = {
     "intra_node_link",
     "inter_node_link",
     "unset",
+    "sites",
 }
+SITES_KEYS = {"count", "source", "wan_link"}
 SYSTEM_UNSETTABLE = {"intra_node_link", "inter_node_link"}
 TIER_KEYS = {"name", "capacity_bytes", "bandwidth_bytes_per_s", "source"}
 LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source", "topology", "links_per_device", "nvls_efficiency", "efficiency"}
@@ -379,6 +381,21 @@ def system_fields(table: dict[str, Any], path: Path) -> dict[str, Any]:
             links[key] = "device" if key == "intra_node_link" else None
             if key == "inter_node_link":
                 raise ctx.fail(key, "missing; allowed: an [inter_node_link] table or a reason in [unset]")
+    sites, wan = 1, None
+    if "sites" in table:  # [sites] count = 2, source = "...", [sites.wan_link] (a link table)
+        raw = table["sites"]
+        if not isinstance(raw, dict):
+            raise ctx.fail("sites", f"{raw!r} is not a table; allowed: [sites] with count, source and [sites.wan_link]")
+        ctx.keys(raw, SITES_KEYS, "sites")
+        sites = raw.get("count")
+        if isinstance(sites, bool) or not isinstance(sites, int) or sites < 2:
+            raise ctx.fail("sites.count", f"{sites!r}; allowed: an integer >= 2 (sites joined by the WAN)")
+        ctx.text(raw, "source", "sites.source")
+        if "wan_link" not in raw:
+            raise ctx.fail("sites.wan_link", "missing; allowed: a [sites.wan_link] table (bandwidth per site per "
+                           "direction, latency, source)")
+        wan = ctx.link(raw["wan_link"], "sites.wan_link")
+        sources["sites"] = str(raw["source"])
     return dict(
         name=name,
         aliases=aliases,
@@ -392,4 +409,6 @@ def system_fields(table: dict[str, Any], path: Path) -> dict[str, Any]:
         notes=ctx.text(table, "notes", "notes", required=False),
         path=str(path),
         unset=unset,
+        sites=sites,
+        wan_link=wan,
     )

@@ -286,10 +286,14 @@ class System:
     notes: str
     path: str
     unset: Mapping[str, str] = field(default_factory=dict)
+    #: Multi-site deployment (optional ``[sites]`` table): ``sites`` copies of this system (each one
+    #: site of ``nodes`` nodes) joined by ``wan_link`` (per site, per direction); 1 / None otherwise.
+    sites: int = 1
+    wan_link: Link | None = None
 
     @property
     def num_devices(self) -> int:
-        """Total device count = devices_per_node * nodes."""
+        """Total device count = devices_per_node * nodes (one site)."""
         return self.devices_per_node * self.nodes
 
     def scaled(self, nodes: int) -> System:

@@ -106,3 +106,13 @@ def test_cross_site_bad_input_exits_2(run, extra, needle):
         "predict", "optimal", "--system", "h100-two-site", "--days", "30", *extra)
     assert code == 2
     assert needle in err and err.count("\n") == 1
+
+
+def test_multi_site_system_plans_across_its_sites_from_the_catalog(run):
+    """h100-two-site.toml's [sites] table: 2 sites and a 400 Gb/s WAN, no --sites needed."""
+    import json
+
+    code, out, _ = run("predict", "optimal", "--system", "h100-two-site", "--days", "30", "--json")
+    assert code == 0
+    res = json.loads(out)
+    assert res["sites"] == 2 and 400.0 in [r["wan_gbps"] for r in res["rows"]]

@@ -522,3 +522,23 @@ def test_bad_lowp_gemm_gives_one_line_error(tmp_path, old, new, needle):
         load_device(path)
     msg = str(err.value)
     assert "\n" not in msg and needle in msg, msg
+
+
+# --- multi-site systems ------------------------------------------------------------------------
+
+def test_multi_site_table_parses_and_bad_values_give_one_line_errors(tmp_path):
+    from hardware_db.export import system_to_dict
+
+    sys_ = load_system("h100-two-site")
+    assert sys_.sites == 2 and sys_.wan_link.bandwidth_bytes_per_s == 50e9 and sys_.wan_link.latency_s == 4.9e-3
+    assert system_to_dict(sys_)["sites"] == 2 and load_system("dgx-h100").wan_link is None
+    text = open(sys_.path).read()
+    for old, new, needle in [("count = 2", "count = 1", "sites.count"),
+                             ("count = 2", 'count = "two"', "sites.count"),
+                             ("\n[sites.wan_link]", "\n[sites.wan]", "sites.wan"),
+                             ("latency_s = 4.9e-3", "latency_s = -1", "sites.wan_link.latency_s")]:
+        path = tmp_path / "bad-sites.toml"
+        path.write_text(text.replace(old, new, 1))
+        with pytest.raises(HardwareError) as err:
+            load_system(str(path))
+        assert "\n" not in str(err.value) and needle in str(err.value), (old, str(err.value))

@@ -15,12 +15,12 @@ from simulator.lowcomm.comm import (
     paper_outer_step_time_s,
 )
 from simulator.lowcomm.plan import cross_site_plan
-from simulator.lowcomm.sites import FIBER_S_PER_KM, MULTI_SITE
+from simulator.lowcomm.sites import FIBER_S_PER_KM, multi_site
 
 __all__ = [
     "ALGORITHMS",
     "FIBER_S_PER_KM",
-    "MULTI_SITE",
+    "multi_site",
     "LowCommConfig",
     "WanLink",
     "comm_per_step",

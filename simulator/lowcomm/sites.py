@@ -1,7 +1,9 @@
-"""Multi-site deployments: sites of a catalog system joined by a WAN (sourced numbers).
+"""Multi-site deployments: sites of a catalog system joined by a WAN.
 
-The hardware catalog's schema has no multi-site fields yet; ``hardware_db/systems/h100-two-site.toml``
-describes one site, and this table adds the site count and the WAN between sites.
+A system TOML with a ``[sites]`` table (``count``, ``source``, ``[sites.wan_link]``: bandwidth per
+site per direction, one-way latency, source) describes ``count`` sites of its shape
+(``hardware_db.System.sites`` / ``wan_link``; e.g. ``hardware_db/systems/h100-two-site.toml``).
+:func:`multi_site` reads them for the cross-site planner.
 """
 
 from __future__ import annotations
@@ -10,17 +12,13 @@ from __future__ import annotations
 #: datasheet) -> c / 1.468 = 2.04e8 m/s = 4.9 us per km, one way.
 FIBER_S_PER_KM = 4.9e-6
 
-MULTI_SITE = {
-    "H100-two-site": {
-        "site_system": "H100-two-site",
-        "sites": 2,
-        "wan_gbps": 400.0,
-        "distance_km": 1000.0,
-        "wan_latency_s": 1000.0 * FIBER_S_PER_KM,
-        "sources": {
-            "wan_gbps": "one 400ZR coherent DCI wavelength per site (OIF-400ZR-01.0 implementation agreement)",
-            "distance_km": "ASSUMPTION: a what-if distance between the two sites",
-            "wan_latency_s": "distance x 4.9 us/km (single-mode fibre, group index 1.468, Corning SMF-28)",
-        },
-    },
-}
+
+
+def multi_site(system) -> dict | None:
+    """The multi-site fields of a catalog system (its ``[sites]`` table), or None for one site:
+    ``sites``, ``wan_gbps`` (per site, per direction), ``wan_latency_s`` and their sources."""
+    if getattr(system, "wan_link", None) is None:
+        return None
+    wan = system.wan_link
+    return {"sites": int(system.sites), "wan_gbps": wan.bandwidth_bytes_per_s * 8.0 / 1e9,
+            "wan_latency_s": wan.latency_s, "source": wan.source}
