@@ -80,6 +80,15 @@ def _report(label: str, small: int, large: int, t1: float, ts: float, tl: float)
           f"= {1e3 * bound:.2f} ms: {'met' if ts <= bound else 'NOT met'}")
 
 
+def _measure(label: str, fn, one, small, large, n_small: int, n_large: int, repeat: int) -> float:
+    """Time ``fn`` on 1, ``n_small`` and ``n_large`` configurations, print the report; returns t(large)."""
+    t1 = _best(lambda: fn(one), repeat)
+    ts = _best(lambda: fn(small), repeat)
+    tl = _best(lambda: fn(large), max(1, repeat // 2))
+    _report(label, n_small, n_large, t1, ts, tl)
+    return tl
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=64)
@@ -94,10 +103,7 @@ def main() -> None:
         from simulator.sweep import serve
 
         one, small, large = serve_configs(1, 1), serve_configs(args.small, 2), serve_configs(args.large, 3)
-        t1 = _best(lambda: serve(one), args.repeat)
-        ts = _best(lambda: serve(small), args.repeat)
-        tl = _best(lambda: serve(large), max(1, args.repeat // 2))
-        _report("serve (padding as is)", args.small, args.large, t1, ts, tl)
+        tl = _measure("serve (padding as is)", serve, one, small, large, args.small, args.large, args.repeat)
         t1b = _best(lambda: serve(one, block_rows=1), args.repeat)
         tsb = _best(lambda: serve(small, block_rows=args.small), args.repeat)
         _report("serve (block_rows = n)", args.small, args.large, t1b, tsb, tl)
@@ -106,10 +112,8 @@ def main() -> None:
         from simulator.design_space.training import train_table
 
         one, small, large = train_configs(1, 1), train_configs(args.small, 2), train_configs(args.train_large, 3)
-        t1 = _best(lambda: train_table(one), args.repeat)
-        ts = _best(lambda: train_table(small), args.repeat)
-        tl = _best(lambda: train_table(large), max(1, args.repeat // 2))
-        _report("train_table (power-of-two buckets)", args.small, args.train_large, t1, ts, tl)
+        _measure("train_table (power-of-two buckets)", train_table, one, small, large, args.small, args.train_large,
+                 args.repeat)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ _SWEEP_GBPS = tuple(float(2 ** k) for k in range(13))  # 1 ... 4096 Gb/s
 
 
 def _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps, algorithm, law, family, seq_len,
-                dtype, rel, json_output) -> None:
+                dtype, rel, json_output, preset=None) -> None:
     """``--sites``: data parallel vs low-communication training across sites over a WAN sweep."""
     from simulator.errors import ConfigError
     from simulator.lowcomm import LowCommConfig, cross_site_plan
@@ -63,10 +63,6 @@ def _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps
     cfg = LowCommConfig(algorithm, inner_steps=inner_steps,
                         **({"fragments": 4, "overlap_steps": 5, "outer_bytes_per_param": 0.5}
                            if algorithm == "streaming" else {}))
-    from hardware_db import load_system
-    from simulator.lowcomm.sites import multi_site
-
-    preset = multi_site(load_system(system)) if isinstance(system, str) else multi_site(system)
     if preset is not None and wan_gbps is None:  # the catalog system's [sites.wan_link] (sourced there)
         wan_gbps, wan_latency_ms = preset["wan_gbps"], preset["wan_latency_s"] * 1e3
     bws = sorted(set(_SWEEP_GBPS) | ({float(wan_gbps)} if wan_gbps is not None else set()))
@@ -142,14 +138,17 @@ def register(predict_app: typer.Typer) -> None:
         from simulator.reliability import ReliabilityOptions
 
         rel = None if no_failures else ReliabilityOptions()
-        if sites is None and isinstance(system, str) and days is not None:  # a multi-site catalog system
-            from hardware_db import load_system as _load
+        preset = None  # a multi-site system's [sites] table (simulator.lowcomm.sites.multi_site)
+        if system is not None and days is not None:
+            from hardware_db import load_system
             from simulator.lowcomm.sites import multi_site
 
-            sites = (multi_site(_load(system)) or {}).get("sites")
+            preset = multi_site(load_system(system) if isinstance(system, str) else system)
+            if sites is None and preset is not None:
+                sites = preset["sites"]
         if sites is not None:
             _cross_site(system, gpus, sites, days, wan_gbps, wan_latency_ms, inner_steps, lowcomm, law, family,
-                        seq_len, dtype, rel, json_output)
+                        seq_len, dtype, rel, json_output, preset)
             return
         budget = make_budget(compute_flop=compute, system=system, devices=gpus, days=days, usd=usd, price=price,
                              dtype=dtype)

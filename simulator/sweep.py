@@ -50,7 +50,7 @@ from simulator.serving import (
     serve_core,
     weight_bytes_of,
 )
-from simulator.table_cache import cached_table
+from simulator.table_cache import cached_table, stack_numpy
 
 NUMERIC_DEFAULTS = {
     "batch": 1, "input_len": 1024, "output_len": 128, "tp": 1, "pp": 1, "ep": 1, "dp": 1, "chunk": 0,
@@ -58,12 +58,6 @@ NUMERIC_DEFAULTS = {
     "workspace_bytes": DEFAULT_WORKSPACE_BYTES, "spec_gamma": 0, "spec_accept": 0.0,
 }
 BLOCK_ROWS = 1 << 16  # rows per compiled call for large sweeps
-
-
-def _stack(objs):
-    """Stack pytrees along a new leading axis, in NumPy (float32: the dtype the core computes in);
-    one small eager JAX operation per field would dominate a call with few configurations."""
-    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x, dtype=np.float32) for x in xs]), *objs)
 
 
 def _pad_table(table, size: int | None = None):
@@ -133,7 +127,7 @@ def _column(df: pd.DataFrame, name: str, default):
 def _model_table(names: tuple):
     """``(padded stacked ModelSpec table, heads, layers, experts)`` of the distinct models ``names``."""
     specs = [resolve_model(name) for name in names]
-    table = _pad_table(_stack([dataclasses.replace(sp, name="sweep") for sp in specs]))
+    table = _pad_table(stack_numpy(specs, all_float=True, name="sweep"))
     per = np.asarray([[int(sp.num_heads), int(sp.num_layers), int(sp.num_experts)] for sp in specs])
     return table, per[:, 0], per[:, 1], per[:, 2]
 
@@ -147,7 +141,7 @@ def _hw_table(pairs: tuple, is_system: bool):
         hw_specs.append(build_hw(obj, cdt))
         act_bytes.append(float(prec.act_bytes))
         compute_dtypes.append(cdt)
-    return _pad_table(_stack(hw_specs)), np.asarray(act_bytes), np.asarray(compute_dtypes, dtype=object)
+    return _pad_table(stack_numpy(hw_specs, all_float=True)), np.asarray(act_bytes), np.asarray(compute_dtypes, dtype=object)
 
 
 def _codes(values):
@@ -271,7 +265,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     if "draft_model" in df.columns and df["draft_model"].notna().any():
         d_col = df["draft_model"].where(df["draft_model"].notna(), df["model"]).astype(str)
         d_codes, d_names = pd.factorize(d_col)
-        drafts = _pad_table(_stack([dataclasses.replace(resolve_model(x), name="sweep-draft") for x in d_names]))
+        drafts = _pad_table(stack_numpy([resolve_model(x) for x in d_names], all_float=True, name="sweep-draft"))
         safe["spec_gamma"] = np.where(df["draft_model"].notna().to_numpy(), safe["spec_gamma"], 0.0)
 
     float_cols = [k for k in RESULT_COLUMNS if k != "fits"]

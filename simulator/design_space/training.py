@@ -38,7 +38,7 @@ import pyarrow as pa
 from hardware_db.errors import SimlabError
 from simulator import layout_rule
 from simulator.design_space.errors import SweepError
-from simulator.table_cache import cached_table
+from simulator.table_cache import cached_table, stack_numpy
 
 BLOCK_ROWS = 1 << 16
 MIN_ROWS = 8  # smallest padded block (power-of-two buckets from here up to the block size)
@@ -90,28 +90,13 @@ def _block(models, hws, m_idx, h_idx, layout_arrays, gb, seq, tokens, opts, with
     return jax.vmap(one)(model, layout, hw, gb, seq, tokens)
 
 
-def _np_stack(objs):
-    """Stack pytrees (ModelSpecs of one name, TrainHardware) along a new leading axis in NumPy, in
-    the dtypes JAX would give them (float32 / int32): one eager JAX op per field would dominate a
-    call with few configurations."""
-    objs = list(objs)
-    if len({getattr(o, "name", None) for o in objs}) > 1:
-        objs = [dataclasses.replace(o, name="sweep") for o in objs]
-
-    def leaf(*xs):
-        a = np.stack([np.asarray(x) for x in xs])
-        return a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32) if a.dtype.kind in "iu" else a
-
-    return jax.tree_util.tree_map(leaf, *objs)
-
-
 def _model_table(names: tuple):
     """(stacked ModelSpec table, [heads, layers, experts] per model) of the distinct ``names``."""
     from simulator.models import load_model
 
     specs = [load_model(name) for name in names]
     per = np.asarray([[int(s.num_heads), int(s.num_layers), int(s.num_experts)] for s in specs], dtype=float)
-    return _np_stack(specs), per
+    return stack_numpy(specs, name="sweep"), per
 
 
 def _train_hw(key: tuple, is_system: bool):
@@ -210,8 +195,8 @@ def train_table(configs, block_rows: int = BLOCK_ROWS) -> pd.DataFrame:
     names = [f.name for f in dataclasses.fields(Layout)]
     if hws[0] is not None:
         h_key = tuple(tuple(k.split("|")) for k in h_keys)  # (name, count, dtype): names checked
-        stacked_hw = (cached_table("train-hw-stack", h_key, lambda _k: _np_stack(hws)) if not bad_keys
-                      else _np_stack(hws))
+        stacked_hw = (cached_table("train-hw-stack", h_key, lambda _k: stack_numpy(hws)) if not bad_keys
+                      else stack_numpy(hws))
         safe_B = np.where(valid, B, 1.0)
         safe_S = np.where(valid, S, 1.0)
         opt_key = texts["dtype"] + "|" + pd.Series(flags["flash_attention"]).astype(str) + "|" + \
