@@ -23,8 +23,17 @@ are counted from what frameworks do:
   weight-holding operator of the inventory per layer (norms, QKV, output projection, MLP matrices,
   router, experts; ``simulator.ops`` records with more weights per device than
   ``TrainOptions.zero3_persistence_threshold``, DeepSpeed's default 1e5, below which a parameter is
-  not partitioned, so norms are not gathered). With prefetching the calls
-  overlap the micro-batch's compute; only the excess is exposed.
+  not partitioned, so norms are not gathered). Each pass hides its calls only behind its *own*
+  compute (a gather for the forward cannot hide behind the backward): with prefetching
+  (``zero3_prefetch``), ``G`` the gathers of one pass, ``R`` the gradient reduce-scatters, ``F`` / ``B``
+  the forward / backward (recompute included) compute of the micro-batch,
+
+      exposed = max(G - F, 0) + max(G + R - B, 0)        (reduce-scatter overlapped, ``grad_overlap``)
+      exposed = max(G - F, 0) + max(G - B, 0) + R        (reduce-scatter on the critical path)
+
+  and without prefetching the gathers are all exposed (``2 G``, plus ``max(R - B, 0)`` or ``R``).
+  The backward pass carries both its gathers and the reduce-scatters on the same links, so it is
+  the phase that saturates first as the data-parallel group grows.
 """
 
 from __future__ import annotations
@@ -63,14 +72,14 @@ def _calls(kind, nbytes, n, stride, calls, hw):
     return jnp.where((nbytes > 0) & (n > 1), t, 0.0)
 
 
-def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch_compute_s, micro_batches,
+def dp_communication(spec, layout, hw, params: dict, opts, window_s, fwd_compute_s, bwd_compute_s, micro_batches,
                      layers_per_stage) -> dict:
     """Exposed data-parallel / ZeRO communication of one step (seconds; see the module docstring).
 
     ``params``: weights per device before ZeRO sharding (``memory.params_per_device``: ``dense``,
     ``expert``); ``window_s``: backward time of the last micro-batch (gradient overlap window);
-    ``micro_batch_compute_s``: one micro-batch's compute on the busiest stage (ZeRO-3 prefetch
-    window). Returns ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls
+    ``fwd_compute_s`` / ``bwd_compute_s``: one micro-batch's forward / backward (recompute included)
+    compute on the busiest stage (the ZeRO-3 prefetch windows of the two passes). Returns ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls
     back to back), ``dp_buckets`` and ``zero3_calls`` (per micro-batch).
     """
     tp, cp, dp, ep = _f(layout.tp), _f(layout.cp), _f(layout.dp), _f(layout.ep)
@@ -100,8 +109,13 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, micro_batch
     # ZeRO-3: per micro-batch, gather twice (forward, backward) and reduce-scatter, module by module
     mods = modules_per_layer(spec, layout, opts.zero3_persistence_threshold)
     calls = [layers_per_stage * m for m in mods]
-    z3_mb = 2.0 * each("all_gather", ab, calls) + each("reduce_scatter", gb, calls)
-    z3 = micro_batches * jnp.where(opts.zero3_prefetch, jnp.maximum(z3_mb - micro_batch_compute_s, 0.0), z3_mb)
+    gather, reduce = each("all_gather", ab, calls), each("reduce_scatter", gb, calls)
+    pre, ovl = jnp.asarray(opts.zero3_prefetch), jnp.asarray(opts.grad_overlap)
+    fwd_exposed = jnp.where(pre, jnp.maximum(gather - fwd_compute_s, 0.0), gather)
+    bwd_exposed = jnp.where(  # reduce-scatters beside the backward's compute (ovl) or after it
+        ovl, jnp.where(pre, jnp.maximum(gather + reduce - bwd_compute_s, 0.0), gather + jnp.maximum(reduce - bwd_compute_s, 0.0)),
+        jnp.where(pre, jnp.maximum(gather - bwd_compute_s, 0.0), gather) + reduce)
+    z3 = micro_batches * (fwd_exposed + bwd_exposed)
     on = dp > 1
     return dict(
         dp_comm_s=jnp.where(on, jnp.where(zero >= 3, z3, z012), 0.0),

@@ -300,7 +300,8 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     dp_exp = jnp.maximum(dp / ep, 1.0)
     window = jnp.where(opts.grad_overlap, Ls * (lt["bwd"] + lt["recompute"]), 0.0)
     mb_compute = Ls * per_layer_compute + last_extra
-    dpc = dp_communication(spec, layout, hw, pd, opts, window, mb_compute, m, Ls)
+    mb_fwd = Ls * lt["fwd"] + ht["head"] / 3.0  # the head is priced fwd + 2x bwd
+    dpc = dp_communication(spec, layout, hw, pd, opts, window, mb_fwd, mb_compute - mb_fwd, m, Ls)
     dp_comm_s = dpc["dp_comm_s"]
 
     # optimizer: Adam over the local shard (HBM), or over the host link when offloaded

@@ -55,11 +55,12 @@ FSDP_FLASH = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True,
                           sequence_parallel=False, grad_accum_fusion=False, mfu_attention="full")
 
 
-DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=False, grad_overlap=True, dp_node_aware=False)
-"""DeepSpeed ZeRO-3 as run in Narayanan et al. 2021 Table 2: the 2021 Megatron kernels, with the
-per-micro-batch parameter all-gathers and gradient reduce-scatters on the critical path (the
-table's throughput falls as 1/GPUs at a fixed batch, the signature of communication that is not
-hidden), and with each rank's share of every gather crossing its own NIC (``dp_node_aware=False``:
+DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=True, grad_overlap=False, dp_node_aware=False)
+"""DeepSpeed ZeRO-3 as run in Narayanan et al. 2021 Table 2: the 2021 Megatron kernels, the
+per-micro-batch parameter all-gathers prefetched (each hidden behind its own pass's compute), the
+gradient reduce-scatters on the critical path (``grad_overlap=False``: DeepSpeed's 2021
+``stage3.py`` ``reduce_ipg_grads`` blocks the gradient hook on ``reduction_stream.synchronize()``
+before each bucket; assumed, docs/training.md), and with each rank's share of every gather crossing its own NIC (``dp_node_aware=False``:
 the per-GPU rate those rows imply, 11-18 GB/s, is below one NIC's and far below NCCL's node-aware
 ring; an assumption inferred from the rows)."""
 
