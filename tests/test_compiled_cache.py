@@ -10,8 +10,11 @@ from simulator.serving import predict_serve
 
 def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
     kw = dict(batch=4, input_len=256, output_len=32)
-    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # tests run with the cache off: plain jit
+    monkeypatch.setenv("SIMLAB_NO_COMPILE_CACHE", "1")
+    compiled._MEMO.clear()
+    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # cache off: plain jit
     monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
     compiled._MEMO.clear()
     first = predict_serve("llama-3-8b", "h100-sxm", **kw)  # traces and saves
@@ -31,8 +34,11 @@ def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
 def test_unusable_saved_program_is_replaced(tmp_path, monkeypatch):
     """A truncated file in the programs folder is ignored (the query traces again) and rewritten."""
     kw = dict(batch=2, input_len=128, output_len=16)
-    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)
+    monkeypatch.setenv("SIMLAB_NO_COMPILE_CACHE", "1")
+    compiled._MEMO.clear()
+    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # cache off: plain jit
     monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
     compiled._MEMO.clear()
     predict_serve("llama-3-8b", "h100-sxm", **kw)

@@ -10,15 +10,25 @@ rows of ``measured_public.csv`` (``data/validation/serving_rows.csv``). Before/a
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pytest
 
 from simulator.training.validation import LOWP_ROWS_CSV, load_rows, predict_rows
 
+pytestmark = pytest.mark.xdist_group("precision-validation")
+
+
+@functools.lru_cache(maxsize=1)
+def _predicted() -> pd.DataFrame:
+    """Once per process (a module fixture is torn down whenever its worker runs another module's test)."""
+    return predict_rows(load_rows(LOWP_ROWS_CSV))
+
 
 @pytest.fixture(scope="module")
 def nemo() -> pd.DataFrame:
-    df = predict_rows(load_rows(LOWP_ROWS_CSV))
+    df = _predicted().copy()
     print("\n" + df[["id", "measured", "predicted", "error", "fits"]].round(3).to_string())
     return df.set_index("id")
 

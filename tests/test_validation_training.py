@@ -7,6 +7,8 @@ llm-foundry benchmark tables; the row ids are those of ../shared/reference/measu
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,10 +16,21 @@ from conftest import require_dataset
 
 from simulator.training.validation import load_rows, predict_rows
 
+# one worker runs this module (pytest-xdist --dist loadgroup, pyproject addopts): the 30-row fixture
+# compiles six recipes, and two workers would each compute it
+pytestmark = pytest.mark.xdist_group("training-validation")
+
+
+@functools.lru_cache(maxsize=1)
+def _predicted() -> pd.DataFrame:
+    """Once per process: pytest tears a module fixture down whenever its worker runs another module's
+    test in between, and this one compiles six recipes."""
+    return predict_rows()
+
 
 @pytest.fixture(scope="module")
 def results() -> pd.DataFrame:
-    df = predict_rows()
+    df = _predicted().copy()
     with pd.option_context("display.width", 200, "display.max_rows", 100):
         print("\n" + df[["id", "measured", "predicted", "error", "fits"]].round(3).to_string())
     return df.set_index("id")
@@ -80,6 +93,16 @@ def test_narayanan_table2_ptdp_beats_zero3(results):
     # 529.6B: ZeRO-3 on 640 GPUs vs PTD-P on 560 GPUs (the table's closest pair)
     assert t2.loc["megatron21-t2-ptdp-529.6b-560", "predicted"] > t2.loc["megatron21-t2-zero3-529.6b-640", "predicted"]
     print(f"\nTable 2 median |error| {100 * t2['abs_error'].median():.1f}%")
+
+
+def test_narayanan_table2_zero3_within_15_percent(results):
+    """Issue 12's ZeRO-3 target: every 2021 DeepSpeed ZeRO-3 row within 15 % (recipe ``deepspeed2021``:
+    prefetched gathers hidden per pass, reduce-scatters on the critical path, ranks not node-aware;
+    docs/training.md "Per-pass ZeRO-3 overlap"). v0.1 was -24 ... +2 %, the pooled rule -31 ... -18 %."""
+    z3 = _group(results, "megatron21-t2-zero3-")
+    assert len(z3) == 6
+    print(f"\nZeRO-3 rows: {', '.join(f'{100 * e:+.1f}%' for e in z3['error'])}")
+    assert (z3["abs_error"] <= 0.15).all(), z3["error"].round(3).to_dict()
 
 
 def test_korthikanti_selective_vs_full(results):
