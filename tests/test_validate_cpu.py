@@ -34,7 +34,9 @@ HELD_OUT_MEDIAN_PCT = 30.0
 
 
 def test_cpu_held_out_error():
-    table, test_rows, profile, notes = validate_cpu(progress=False)
+    # min of the repeats: the other xdist worker shares the 2 cores (validate_cpu's docstring); with
+    # the median a busy neighbour made the held-out error swing 14-28 % and the catalog's 28-83 %
+    table, test_rows, profile, notes = validate_cpu(progress=False, statistic="min")
     spread = float(np.median(test_rows.spread))
     print(format_table(table, "host CPU: calibrated on half the kernel sizes, errors on the other half"))
     print("\n".join(notes))

@@ -155,8 +155,15 @@ def validate_table(name: str, calibration=None) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def validate_cpu(measurements: pd.DataFrame | None = None, device_name: str = "host-cpu", quick: bool = True,
-                 progress: bool = True, per_dtype: bool = True, steps: int = 1500, repeats: int = 15):
+                 progress: bool = True, per_dtype: bool = True, steps: int = 1500, repeats: int = 15,
+                 statistic: str = "median"):
     """Held-out validation on this machine's JAX backend (CPU in CI).
+
+    ``statistic``: which summary of a kernel's repeated timings is its measured time, ``median``
+    (the suite's default) or ``min``, the estimator of the uncontended time on a machine that other
+    processes share (Python's ``timeit`` documentation: higher values "are typically not caused by
+    variability in Python's speed, but by other processes interfering with your timing accuracy");
+    the test suite, whose other worker keeps the second core busy, uses ``min``.
 
     Runs the quick kernel suite (or uses ``measurements`` from :func:`~simulator.calibration.suite.run_suite`),
     fits a profile on half the sizes of every kernel family (:func:`~simulator.calibration.suite.split_half`)
@@ -171,6 +178,10 @@ def validate_cpu(measurements: pd.DataFrame | None = None, device_name: str = "h
     if measurements is None:
         measurements = suite.run_suite(suite.default_cases(quick=quick), device_name=device.name, progress=progress,
                                        repeats=repeats)
+    if statistic not in ("median", "min"):
+        raise ValueError(f"statistic '{statistic}'; allowed: median, min")
+    if statistic == "min" and "time_min_s" in measurements:
+        measurements = measurements.assign(time_s=measurements["time_min_s"])
     rows = suite.suite_rows(measurements, source=f"{measurements['backend'].iloc[0]}-suite"
                             if "backend" in measurements else "suite")
     train, test = suite.split_half(rows)

@@ -21,8 +21,9 @@ import math
 from pathlib import Path
 
 from simulator.reliability.model import ReliabilityOptions, reliability_terms
+from simulator.resources import data_dir
 
-CSV = Path(__file__).resolve().parents[2] / "data" / "validation" / "whole_runs.csv"
+CSV = data_dir("validation") / "whole_runs.csv"  # package data (simulator.resources)
 
 
 def load_rows(path: Path | str = CSV) -> list[dict]:
