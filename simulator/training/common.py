@@ -173,8 +173,11 @@ class TrainOptions:
     * ``dropout``: dropout masks stored (1 byte per element) as in Korthikanti et al. 2022 Eq. 1.
     * ``sequence_parallel``: Megatron sequence parallelism with TP (Korthikanti 2022 Sec. 4.2.2).
     * ``tp_comm_overlap``: fraction of TP collective time hidden behind GEMMs (0 = Megatron 2021).
-    * ``grad_overlap``: data-parallel gradient reduction overlaps the last micro-batch's backward.
-    * ``zero3_prefetch``: ZeRO-3 weight all-gathers overlap compute (DeepSpeed/FSDP prefetch).
+    * ``grad_overlap``: data-parallel gradient reduction overlaps the last micro-batch's backward
+      (ZeRO-3: each micro-batch's reduce-scatters overlap its backward; ``False`` puts them on the
+      critical path, as DeepSpeed's 2021 stage 3 did, ``simulator.training.data_parallel``).
+    * ``zero3_prefetch``: ZeRO-3 weight all-gathers overlap compute (DeepSpeed/FSDP prefetch), each
+      pass's gathers behind that pass's own compute only.
     * ``zero3_persistence_threshold``: ZeRO-3 leaves weights of operators holding at most this many
       elements per device unpartitioned (no gather, no reduce-scatter call): DeepSpeed's
       ``stage3_param_persistence_threshold``, default 1e5 (microsoft/DeepSpeed
