@@ -17,8 +17,6 @@ import pytest
 
 from simulator.training.validation import LOWP_ROWS_CSV, load_rows, predict_rows
 
-pytestmark = pytest.mark.xdist_group("precision-validation")
-
 
 @functools.lru_cache(maxsize=1)
 def _predicted() -> pd.DataFrame:

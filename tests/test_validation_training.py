@@ -16,10 +16,6 @@ from conftest import require_dataset
 
 from simulator.training.validation import load_rows, predict_rows
 
-# one worker runs this module (pytest-xdist --dist loadgroup, pyproject addopts): the 30-row fixture
-# compiles six recipes, and two workers would each compute it
-pytestmark = pytest.mark.xdist_group("training-validation")
-
 
 @functools.lru_cache(maxsize=1)
 def _predicted() -> pd.DataFrame:
