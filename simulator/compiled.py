@@ -25,7 +25,7 @@ Two details make this safe:
   replaced): the query traces again.
 
 Inside one process a loaded program is kept in memory. When the cache is switched off
-(``SIMLAB_NO_COMPILE_CACHE=1``, which the tests set) it is plain ``jax.jit``: results are identical
+(``SIMLAB_NO_COMPILE_CACHE=1``) it is plain ``jax.jit``: results are identical
 either way.
 """
 

@@ -8,7 +8,8 @@ at a user cache folder, so the second and later identical queries load their exe
 * folder: ``$SIMLAB_COMPILE_CACHE_DIR``, else ``<user cache dir>/simlab/jax`` (``platformdirs``:
   ``$XDG_CACHE_HOME/simlab/jax`` or ``~/.cache/simlab/jax`` on Linux, ``~/Library/Caches/simlab/jax``
   on macOS); a ``JAX_COMPILATION_CACHE_DIR`` set by the user wins over both;
-* opt-out: ``SIMLAB_NO_COMPILE_CACHE=1`` (the tests set it, so they never write into ``$HOME``);
+* opt-out: ``SIMLAB_NO_COMPILE_CACHE=1`` (the tests instead point ``SIMLAB_COMPILE_CACHE_DIR`` at a
+  temporary folder per test session, ``tests/conftest.py``, so they never write into ``$HOME``);
 * every compilation is cached (JAX's default skips compilations under 1 s, which are most of ours);
   the folder is capped at 2 GiB (JAX evicts the least recently used entries) when the ``filelock``
   package is installed (JAX needs it for the cap; without it the folder is not capped).
