@@ -79,8 +79,9 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, fwd_compute
     ``params``: weights per device before ZeRO sharding (``memory.params_per_device``: ``dense``,
     ``expert``); ``window_s``: backward time of the last micro-batch (gradient overlap window);
     ``fwd_compute_s`` / ``bwd_compute_s``: one micro-batch's forward / backward (recompute included)
-    compute on the busiest stage (the ZeRO-3 prefetch windows of the two passes). Returns ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls
-    back to back), ``dp_buckets`` and ``zero3_calls`` (per micro-batch).
+    compute on the busiest stage (the ZeRO-3 prefetch windows of the two passes). Returns
+    ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls back to back),
+    ``dp_buckets`` and ``zero3_calls`` (per micro-batch).
     """
     tp, cp, dp, ep = _f(layout.tp), _f(layout.cp), _f(layout.dp), _f(layout.ep)
     zero = jnp.asarray(layout.zero)
@@ -112,9 +113,10 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, fwd_compute
     gather, reduce = each("all_gather", ab, calls), each("reduce_scatter", gb, calls)
     pre, ovl = jnp.asarray(opts.zero3_prefetch), jnp.asarray(opts.grad_overlap)
     fwd_exposed = jnp.where(pre, jnp.maximum(gather - fwd_compute_s, 0.0), gather)
-    bwd_exposed = jnp.where(  # reduce-scatters beside the backward's compute (ovl) or after it
-        ovl, jnp.where(pre, jnp.maximum(gather + reduce - bwd_compute_s, 0.0), gather + jnp.maximum(reduce - bwd_compute_s, 0.0)),
-        jnp.where(pre, jnp.maximum(gather - bwd_compute_s, 0.0), gather) + reduce)
+    bwd_overlapped = jnp.where(pre, jnp.maximum(gather + reduce - bwd_compute_s, 0.0),
+                               gather + jnp.maximum(reduce - bwd_compute_s, 0.0))
+    bwd_serial = jnp.where(pre, jnp.maximum(gather - bwd_compute_s, 0.0), gather) + reduce
+    bwd_exposed = jnp.where(ovl, bwd_overlapped, bwd_serial)  # reduce-scatters beside or after the backward
     z3 = micro_batches * (fwd_exposed + bwd_exposed)
     on = dp > 1
     return dict(
