@@ -8,15 +8,22 @@ from simulator import compiled
 from simulator.serving import predict_serve
 
 
-def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
-    kw = dict(batch=4, input_len=256, output_len=32)
+def _plain_jit_then_private_cache(monkeypatch, tmp_path, **kw):
+    """The reference with the cache off (plain jit), then the cache switched on in ``tmp_path``
+    (the test session's own cache folder and a JAX_COMPILATION_CACHE_DIR set at import set aside)."""
     monkeypatch.setenv("SIMLAB_NO_COMPILE_CACHE", "1")
     compiled._MEMO.clear()
-    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # cache off: plain jit
+    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)
     monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
     compiled._MEMO.clear()
+    return ref
+
+
+def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
+    kw = dict(batch=4, input_len=256, output_len=32)
+    ref = _plain_jit_then_private_cache(monkeypatch, tmp_path, **kw)
     first = predict_serve("llama-3-8b", "h100-sxm", **kw)  # traces and saves
     saved = list((tmp_path / "jax-programs").glob("serve_core-*.exe"))
     assert len(saved) == 1
@@ -34,13 +41,7 @@ def test_saved_program_matches_plain_jit(tmp_path, monkeypatch):
 def test_unusable_saved_program_is_replaced(tmp_path, monkeypatch):
     """A truncated file in the programs folder is ignored (the query traces again) and rewritten."""
     kw = dict(batch=2, input_len=128, output_len=16)
-    monkeypatch.setenv("SIMLAB_NO_COMPILE_CACHE", "1")
-    compiled._MEMO.clear()
-    ref = predict_serve("llama-3-8b", "h100-sxm", **kw)  # cache off: plain jit
-    monkeypatch.delenv("SIMLAB_NO_COMPILE_CACHE", raising=False)
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-    monkeypatch.setenv("SIMLAB_COMPILE_CACHE_DIR", str(tmp_path / "jax"))
-    compiled._MEMO.clear()
+    ref = _plain_jit_then_private_cache(monkeypatch, tmp_path, **kw)
     predict_serve("llama-3-8b", "h100-sxm", **kw)
     (saved,) = (tmp_path / "jax-programs").glob("serve_core-*.exe")
     saved.write_bytes(saved.read_bytes()[:100])

@@ -60,9 +60,9 @@ DEEPSPEED_ZERO3_2021 = dataclasses.replace(MEGATRON_2021, zero3_prefetch=True, g
 per-micro-batch parameter all-gathers prefetched (each hidden behind its own pass's compute), the
 gradient reduce-scatters on the critical path (``grad_overlap=False``: DeepSpeed's 2021
 ``stage3.py`` ``reduce_ipg_grads`` blocks the gradient hook on ``reduction_stream.synchronize()``
-before each bucket; assumed, docs/training.md), and with each rank's share of every gather crossing its own NIC (``dp_node_aware=False``:
-the per-GPU rate those rows imply, 11-18 GB/s, is below one NIC's and far below NCCL's node-aware
-ring; an assumption inferred from the rows)."""
+before each bucket; assumed, docs/training.md), and with each rank's share of every gather
+crossing its own NIC (``dp_node_aware=False``: the per-GPU rate those rows imply, 11-18 GB/s, is
+below one NIC's and far below NCCL's node-aware ring; an assumption inferred from the rows)."""
 
 
 NEMO_2024 = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
