@@ -30,6 +30,7 @@ def _render_prediction(title: str, r: dict) -> None:
         ("  DP / ZeRO comm (exposed)", format_si(r["dp_comm_s"], "s")),
         ("  CP / EP comm (exposed)", format_si(r["cp_comm_s"] + r["ep_comm_s"], "s")),
         ("  optimizer", format_si(r["optimizer_s"], "s")),
+        ("  stragglers (expected)", format_si(r["straggler_s"], "s")),
         ("MFU / HFU", f"{100 * r['mfu']:.1f}% / {100 * r['hfu']:.1f}%"),
         ("throughput", format_si(r["tokens_per_s"], "tokens/s")),
         ("memory per device", f"{format_si(mem['total_bytes'], 'B')} of {format_si(mem['capacity_bytes'], 'B')}"),

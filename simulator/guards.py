@@ -36,7 +36,7 @@ SERVE_BYTES = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "workspace
                "shortfall_bytes")
 TRAIN_POSITIVE_TIMES = ("step_time_s",)
 TRAIN_PART_TIMES = ("compute_s", "bubble_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "cp_comm_s", "ep_comm_s",
-                    "optimizer_s")
+                    "optimizer_s", "straggler_s")
 TRAIN_MEMORY_BYTES = ("total_bytes", "weights_bytes", "gradients_bytes", "optimizer_bytes", "activation_bytes",
                       "buffer_bytes")
 

@@ -67,7 +67,7 @@ def test_trtllm_low_precision_serving_rows():
     """TensorRT-LLM max-throughput rows: FP8 (H100/H200) median within 12 %, single-GPU rows within
     12 % each (before: median +15 %, up to +26 %: attention at the FP8 peak, bf16 GEMM efficiency;
     the TP 2 / TP 8 rows also depend on the collective model); the B200 NVFP4 row is reported
-    (before +52 %, after about +47 %: see docs/serving.md "Low precision" for what is left)."""
+    (before +52 %, after about +44 %: see docs/serving.md "Low precision" for what is left)."""
     from test_validation_serving import ROWS, predict_row, public_csv
 
     measured = pd.read_csv(public_csv()).set_index("id")

@@ -40,13 +40,15 @@ def test_published_layout_rows_within_20_percent_after_reliability(table):
         assert abs(r["pub_after_error"]) < abs(r["pub_ideal_error"])
 
 
-def test_bloom_simulator_path_is_a_known_step_time_gap(table):
-    # The simulator's BLOOM step is faster than measured: MFU ~47 % vs 36 % implied by the run's
-    # 150 TFLOP/s (8 N D convention). Reliability moves the GPU-hours the right way but cannot close
-    # a step-time gap; the published-throughput path above isolates the reliability terms.
+def test_bloom_simulator_path_within_20_percent_on_its_own_stack(table):
+    # BLOOM on its cluster (jean-zay-a100) with its software stack (recipe megatron_deepspeed2022:
+    # materialised attention, bf16 with fp32 gradients reduced after the backward pass, no dropout):
+    # MFU ~41 % (45 % with today's default recipe) vs 36 % implied by the run's 150 TFLOP/s (8 N D
+    # convention), so the step is still fast; with reliability the GPU-hours are within +-20 %.
     r = table["bloom-176b"]
     assert r["mfu"] > 150 * 0.75 / 312
     assert r["sim_ideal_error"] < r["sim_after_error"] < 0
+    assert abs(r["sim_after_error"]) < 0.20
 
 
 def test_llama3_simulator_path_is_a_known_step_time_gap(table):

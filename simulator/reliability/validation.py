@@ -55,7 +55,13 @@ def predict_row(row: dict, opts: ReliabilityOptions | None = None) -> dict:
     gpus = int(row["gpus"])
     tokens = float(row["tokens"])
     sysm = load_system(row["system"])
-    r = predict_training(spec, row["system"], gpus, tp=int(row["tp"]), pp=int(row["pp"]), dp=int(row["dp"]),
+    recipe = (row.get("recipe") or "").strip()
+    train_opts = None
+    if recipe:  # the run's software stack (simulator.training.validation.RECIPES); empty = today's default
+        from simulator.training.validation import recipe_options
+
+        train_opts = recipe_options(recipe)
+    r = predict_training(spec, row["system"], gpus, opts=train_opts, tp=int(row["tp"]), pp=int(row["pp"]), dp=int(row["dp"]),
                          cp=int(row["cp"]), zero=int(row["zero"]), recompute=row["recompute"],
                          virtual_stages=int(row["virtual_stages"]), micro_batch=int(row["micro_batch"]),
                          global_batch=int(row["global_batch"]), seq_len=int(row["seq_len"]), tokens=tokens,

@@ -51,7 +51,7 @@ from simulator.training.step import time_to_train, train_step
 _MEMORY_KEYS = ("weights_bytes", "gradients_bytes", "optimizer_bytes", "offloaded_bytes", "buffer_bytes",
                 "activation_bytes", "total_bytes", "capacity_bytes", "shortfall_bytes")
 _TIME_KEYS = ("step_time_s", "compute_s", "bubble_s", "tp_comm_s", "pp_comm_s", "dp_comm_s", "dp_reduce_s", "cp_comm_s",
-              "ep_comm_s", "optimizer_s")
+              "ep_comm_s", "optimizer_s", "straggler_s")
 
 
 def _resolve(model, system, gpus, dtype, calibration=None):

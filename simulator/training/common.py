@@ -206,6 +206,16 @@ class TrainOptions:
       GPUs: a per-GPU gather rate of 11-18 GB/s, below one 25 GB/s HDR NIC, where NCCL's node-aware
       ring would move ~8x that). An assumption inferred from those rows, not an independent
       prediction (docs/training.md, "Collectives").
+    * ``slow_node_fraction``, ``slow_node_penalty``: stragglers. A synchronous step waits for its
+      slowest node; a node is a slow host with probability ``q = slow_node_fraction`` and a job with
+      at least one slows by ``slow_node_penalty`` of its step, so the expected straggler time is
+      ``straggler_s = penalty x (1 - (1 - q)^nodes) x step`` (grows with the node count and
+      saturates). Defaults from MegaScale (Jiang et al., NSDI '24, arXiv:2402.15627): "a minor
+      fraction of machines (approximately 0.5%) exhibit substantially slower performance" (Sec. 5.1);
+      removing such hosts, which "took approximately 10% more time to execute the same forward
+      computations", gave an "approximate 0.7% improvement in MFU" (Sec. 6.3) on a >10,000-GPU
+      job, read as 0.7 MFU points (the paper's unit in Table 3) of its 55.2 %: ``0.007 / 0.552 =
+      0.0127``. Set ``slow_node_fraction = 0`` for a cluster that screens slow hosts out.
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
       (Megatron ``--gradient-accumulation-fusion``, 2022+). Without it every micro-batch's weight
       gradients are added to the buffer by a separate kernel: ``P (g + 2 acc)`` bytes of HBM
@@ -229,6 +239,8 @@ class TrainOptions:
     dp_bucket_params: float = 4.0e7
     dp_bucket_params_per_rank: float = 1.0e6
     dp_node_aware: bool = True
+    slow_node_fraction: float = 0.005
+    slow_node_penalty: float = 0.0127
 
     def __post_init__(self):
         from simulator.training.flops import check_mfu_attention
@@ -237,6 +249,9 @@ class TrainOptions:
         dtype_bytes(self.dtype)
         dtype_bytes(self.grad_dtype)
         dtype_bytes(self.grad_accum_dtype)
+        for name in ("slow_node_fraction", "slow_node_penalty"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= float(self.tp_comm_overlap) <= 1.0:
             raise ConfigError(f"tp_comm_overlap must be in [0, 1], got {self.tp_comm_overlap}")
 

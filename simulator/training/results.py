@@ -16,7 +16,7 @@ from simulator.results import check_units, mapping_access
 TRAIN_UNITS: dict[str, str] = {
     "step_time_s": "s", "compute_s": "s", "bubble_s": "s", "tp_comm_s": "s", "cp_comm_s": "s",
     "ep_comm_s": "s", "pp_comm_s": "s", "dp_comm_s": "s", "dp_reduce_s": "s", "optimizer_s": "s",
-    "pipeline_s": "s", "comm_in_pipeline_s": "s", "mfu": "1", "hfu": "1", "tokens_per_s": "tokens/s",
+    "straggler_s": "s", "pipeline_s": "s", "comm_in_pipeline_s": "s", "mfu": "1", "hfu": "1", "tokens_per_s": "tokens/s",
     "model_flops_per_step": "FLOP", "hardware_flops_per_step": "FLOP", "micro_batches": "1",
     "devices": "1", "dp_buckets": "1", "weights_bytes": "B", "gradients_bytes": "B", "optimizer_bytes": "B",
     "offloaded_bytes": "B", "buffer_bytes": "B", "activation_bytes": "B", "total_bytes": "B",
@@ -29,7 +29,8 @@ class TrainResult(NamedTuple):
     """Step time and its breakdown (s), MFU/HFU, throughput, FLOPs and memory per device (B).
 
     ``dp_comm_s`` is the exposed data-parallel/ZeRO time, ``dp_reduce_s`` all reduction calls back
-    to back and ``dp_buckets`` their number (``simulator.training.data_parallel``).
+    to back and ``dp_buckets`` their number (``simulator.training.data_parallel``); ``straggler_s`` the
+    expected wait for a slow node (``TrainOptions.slow_node_fraction``).
     """
 
     step_time_s: Any
@@ -42,6 +43,7 @@ class TrainResult(NamedTuple):
     dp_comm_s: Any
     dp_reduce_s: Any
     optimizer_s: Any
+    straggler_s: Any
     pipeline_s: Any
     comm_in_pipeline_s: Any
     mfu: Any

@@ -251,7 +251,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     Returns a :class:`~simulator.training.results.TrainResult` (fields and units declared there):
     ``step_time_s``, ``compute_s`` (pipeline steady-state compute incl. recompute), ``bubble_s``,
     ``tp_comm_s``, ``pp_comm_s``, ``dp_comm_s`` (exposed), ``dp_reduce_s``, ``dp_buckets``,
-    ``cp_comm_s``, ``ep_comm_s``, ``optimizer_s``, ``mfu``, ``hfu``, ``tokens_per_s``,
+    ``cp_comm_s``, ``ep_comm_s``, ``optimizer_s``, ``straggler_s``, ``mfu``, ``hfu``, ``tokens_per_s``,
     ``model_flops_per_step``, ``hardware_flops_per_step``, ``micro_batches`` and every key of
     :func:`memory_breakdown`.
     """
@@ -315,7 +315,11 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     optimizer_s = jnp.where(offload == 0, _kernel_s(hw, 0.0, adam_bytes),
                             host + jnp.where(offload == 2, nvme, 0.0))
 
-    step_s = pipeline_s + dp_comm_s + optimizer_s
+    # stragglers: the expected wait for a slow node (TrainOptions.slow_node_fraction / _penalty)
+    nodes = jnp.ceil(N / _f(hw.spec.devices_per_node))
+    p_slow = 1.0 - (1.0 - opts.slow_node_fraction) ** nodes
+    straggler_s = opts.slow_node_penalty * p_slow * (pipeline_s + dp_comm_s + optimizer_s)
+    step_s = pipeline_s + dp_comm_s + optimizer_s + straggler_s
     tokens = B * seq
     mflops = model_flops_per_token(spec, seq, opts.mfu_attention) * tokens
     # what the hardware executes (the priced matrix FLOP, recompute included), over all devices
@@ -325,7 +329,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     out = dict(
         step_time_s=step_s, compute_s=compute_s, bubble_s=bubble_s,
         tp_comm_s=m * Ls * lt["tp_comm"], cp_comm_s=m * Ls * lt["cp_comm"], ep_comm_s=m * Ls * lt["ep_comm"],
-        pp_comm_s=pp_comm_s, dp_comm_s=dp_comm_s, optimizer_s=optimizer_s,
+        pp_comm_s=pp_comm_s, dp_comm_s=dp_comm_s, optimizer_s=optimizer_s, straggler_s=straggler_s,
         pipeline_s=pipeline_s, comm_in_pipeline_s=comm_in_pipe,
         mfu=mflops / denom, hfu=hflops / denom, tokens_per_s=tokens / step_s,
         model_flops_per_step=mflops * jnp.ones_like(step_s), hardware_flops_per_step=hflops * jnp.ones_like(step_s),

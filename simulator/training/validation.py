@@ -51,6 +51,15 @@ LOWP_ROWS_CSV = data_dir("validation") / "lowp_training_rows.csv"
 MPT_SHAPES = {"mpt-3b": (2560, 32, 32), "mpt-7b": (4096, 32, 32), "mpt-13b": (5120, 40, 40),
               "mpt-70b": (8192, 64, 80)}
 
+#: Published models described as a change of a catalog model (name -> (catalog model, fields)).
+#: MegaScale's 175B (Jiang et al. 2024, arXiv:2402.15627, Table 1 and Sec. 6.1): GPT-3's 96 layers
+#: and hidden 12288 with 128 heads (head dim 96) and a 64,000-token vocabulary.
+DERIVED_SPECS = {"megascale-175b": ("gpt3-175b", dict(num_heads=128, num_kv_heads=128, head_dim=96, vocab_size=64000))}
+
+#: Published at-scale runs not in ``measured_public.csv`` (MegaScale Table 2, Megatron-LM rows:
+#: one layout, 256 -> 12,288 GPUs), with their layouts and sources (``training_rows.md``).
+ATSCALE_ROWS_CSV = data_dir("validation") / "atscale_training_rows.csv"
+
 FSDP_FLASH = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
                           sequence_parallel=False, grad_accum_fusion=False, mfu_attention="full")
 
@@ -71,6 +80,29 @@ NEMO_2024 = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, 
 Transformer Engine (cuDNN fused attention), sequence parallelism, TP communication overlap
 (userbuffers; ASSUMED fully hidden), overlapped gradient reduce-scatter with the distributed
 optimizer (ZeRO-1), gradient-accumulation fusion, no dropout."""
+
+
+MEGATRON_DEEPSPEED_2022 = dataclasses.replace(MEGATRON_2021, dtype="bf16", grad_dtype="fp32", dropout=False,
+                                              optimizer_extra_passes=3.0)
+"""BigScience Megatron-DeepSpeed as run for BLOOM-176B (March-July 2022): the 2021 Megatron kernels
+(materialised attention with a fused softmax, no sequence parallelism, no TP overlap; the fork
+predates both), bf16 with DeepSpeed's BF16 optimizer keeping and reducing fp32 gradients, no dropout
+(BLOOM's config: hidden and attention dropout 0.0), the gradient reduction after the last
+micro-batch (DeepSpeed's pipeline ``TrainSchedule`` issues ``ReduceGrads`` after every micro-batch's
+forward and backward), and gradient clipping without loss scaling (norm read + clip read/write =
+3 passes over the fp32 gradients)."""
+
+RECIPES = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
+           "deepspeed2021": DEEPSPEED_ZERO3_2021, "nemo2024": NEMO_2024,
+           "megatron_deepspeed2022": MEGATRON_DEEPSPEED_2022}
+"""Recipe names of the validation tables (``recipe`` column) -> :class:`TrainOptions`."""
+
+
+def recipe_options(name: str) -> TrainOptions:
+    """The :class:`TrainOptions` of a validation recipe name; ``ConfigError`` naming the allowed ones."""
+    if name not in RECIPES:
+        raise ConfigError(f"recipe '{name}' is not known; allowed: {', '.join(RECIPES)}")
+    return RECIPES[name]
 
 
 def mpt_spec(name: str):
@@ -94,7 +126,13 @@ def load_rows(path: str | Path | None = None) -> pd.DataFrame:
 def _spec(row):
     from simulator.models import load_model
 
-    spec = mpt_spec(row.model) if row.model in MPT_SHAPES else load_model(row.model)
+    if row.model in MPT_SHAPES:
+        spec = mpt_spec(row.model)
+    elif row.model in DERIVED_SPECS:
+        base, fields = DERIVED_SPECS[row.model]
+        spec = load_model(base).replace(name=row.model, **fields)
+    else:
+        spec = load_model(row.model)
     if pd.notna(row.vocab_override) and str(row.vocab_override).strip():
         spec = spec.replace(vocab_size=int(row.vocab_override))
     return spec
@@ -110,9 +148,12 @@ def _system(row):
 
 
 def _opts(row) -> TrainOptions:
-    base = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
-            "deepspeed2021": DEEPSPEED_ZERO3_2021, "nemo2024": NEMO_2024}[row.recipe]
+    base = recipe_options(row.recipe)
     grad = row.dtype if row.dtype in ("bf16", "fp16") else "bf16"
+    if row.recipe.startswith("megatron") and row.dtype == "bf16":
+        # Megatron-LM forces fp32 gradient accumulation and reduction under bf16 (megatron/arguments.py:
+        # "bfloat16 requires gradient accumulation and all-reduce to be done in fp32")
+        grad = "fp32"
     return dataclasses.replace(base, dtype=row.dtype, grad_dtype=grad, grad_overlap=bool(row.grad_overlap))
 
 
