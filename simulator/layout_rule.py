@@ -20,8 +20,11 @@ Rules, in the order they are checked (``L`` layers, ``H`` heads, ``E`` experts, 
  8. pipeline stages: without first/last-stage sizes, ``L mod (pp v) = 0`` (Megatron-LM's even
     split); with them (Megatron-LM ``--decoder-first-pipeline-num-layers`` /
     ``--decoder-last-pipeline-num-layers``), the ``pp - 2`` middle stages split the remaining
-    ``L - first - last`` layers evenly and every stage holds at least ``v`` layers (one per model
-    chunk); ``pp = 1`` takes no first/last sizes and ``pp = 2`` needs ``first + last = L``
+    ``L - first - last`` layers evenly and every middle stage holds at least ``v`` layers (one per
+    model chunk), the first and last at least ``max(v - 1, 1)``: the embedding, and the output layer
+    with the loss, may fill a chunk alone (Llama 3, arXiv:2407.21783 Sec. 3.3.2: 126 layers on
+    pp 16 as 7 + 14 x 8 + 7, "the first model chunk on the first stage has only the embedding");
+    ``pp = 1`` takes no first/last sizes and ``pp = 2`` needs ``first + last = L``
  9. ``ep = 1``, or an MoE model with ``E mod ep = 0`` and ``dp mod ep = 0``
 10. ZeRO stage in 0..3, and ZeRO >= 2 is not combined with ``pp > 1`` (DeepSpeed refuses it)
 11. optimizer offload needs ZeRO >= 1 (it moves the sharded optimizer state)
@@ -44,7 +47,8 @@ MESSAGES = {
        "a multiple of pp = {pp}",
     8: "the model's {layers} layers do not split into pp = {pp} stages x virtual_stages = {virtual_stages} "
        "(first/last stage layers {first_stage_layers}/{last_stage_layers}, 0 = even split): the middle "
-       "stages must share the rest evenly and every stage needs at least virtual_stages layers "
+       "stages must share the rest evenly and hold at least virtual_stages layers each, the first and last "
+       "stages at least virtual_stages - 1 (the embedding / the output layer may fill a chunk alone) "
        "(--first-stage-layers/--last-stage-layers)",
     9: "ep = {ep} must divide dp = {dp} and the model's {experts} experts (MoE models only)",
     10: "ZeRO stage {zero} is not allowed here: stages are 0-3, and ZeRO >= 2 cannot be combined with pp > 1",
@@ -129,7 +133,10 @@ def layout_violations(*, layers, heads, experts, num_devices, global_batch, seq_
     uneven = (f > 0) | (la > 0)
     even_bad = np.mod(L, safe(p * v)) != 0
     middle = L - f - la
-    uneven_bad = ((p <= 1) | (f < v) | (la < v) | (middle < 0)
+    # first / last stage: the embedding / the output layer and loss may fill one chunk alone (Llama 3,
+    # arXiv:2407.21783 Sec. 3.3.2: "the first model chunk on the first stage has only the embedding,
+    # and the last model chunk on the last stage has only output projection and loss calculation")
+    uneven_bad = ((p <= 1) | (f < v - 1) | (la < v - 1) | (f < 1) | (la < 1) | (middle < 0)
                   | ((p == 2) & (middle != 0))
                   | ((p > 2) & ((np.mod(middle, safe(p - 2)) != 0) | (middle / safe(p - 2) < v))))
     rule(8, (p > L) | np.where(uneven, uneven_bad, even_bad))

@@ -45,7 +45,9 @@ class OpInfo(NamedTuple):
     multiples of the forward ``(flops, bytes, kernels)``: ``(2, 2, 2)`` for a GEMM (input
     gradient + weight gradient, Narayanan et al. 2021 Sec. 3.5), ``(2.5, 2, 1)`` for FlashAttention-2
     (recomputes the scores in its one backward kernel; Dao 2023 Sec. 3.1.2), ``(1, 1, 1)`` for a
-    collective (the mirror collective of the backward pass).
+    collective (the mirror collective of the backward pass). ``bwd_rate``: the backward kernel's
+    achieved rate relative to the forward kernel's on the same curve (its seconds are divided by
+    it; FLOPs stay as counted): 1 for GEMMs, below 1 for FlashAttention (``simulator.ops.FLASH_BWD_RATE``).
     """
 
     kind: str
@@ -55,10 +57,11 @@ class OpInfo(NamedTuple):
     bwd: tuple[float, float, float] = (2.0, 2.0, 2.0)
     lowp: bool = False
     in_forward: bool = True
+    bwd_rate: float = 1.0
 
     @staticmethod
     def make(kind: str, eff_class: str = "", collective: str = "", group: str = "", bwd=None, lowp: bool = False,
-             in_forward: bool = True) -> OpInfo:
+             in_forward: bool = True, bwd_rate: float = 1.0) -> OpInfo:
         """A registry row. ``lowp``: a linear-layer GEMM that runs in the low-precision GEMM dtype
         (FP8/FP4) when the hardware spec has one (``HwSpec.lowp_peak_ratio``); the Transformer
         Engine FP8 recipe (NVIDIA TE docs, "Using FP8 with Transformer Engine"; Micikevicius et al.
@@ -70,7 +73,7 @@ class OpInfo(NamedTuple):
         default_bwd = (1.0, 1.0, 1.0) if kind == COMM else (2.0, 2.0, 2.0)
         bwd = default_bwd if bwd is None else bwd
         return OpInfo(kind, eff_class or _CLASS_OF_KIND[kind], collective, group, tuple(bwd), bool(lowp),
-                      bool(in_forward))
+                      bool(in_forward), float(bwd_rate))
 
     @property
     def matmul(self) -> bool:

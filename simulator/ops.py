@@ -109,6 +109,16 @@ RESIDUAL_FLOP_PER_ELEM = 1.0
 FLASH_BLOCK_ROWS = 128.0  # query rows per FlashAttention tile: K/V re-read once per tile (Dao et al. 2022)
 LOGITS_BYTES = 4.0  # logits are materialised in fp32 for sampling (vLLM, TensorRT-LLM)
 FLASH_BWD = (2.5, 2.0, 1.0)  # FlashAttention-2 backward: 2.5x forward FLOP (recomputes QK^T), one kernel
+#: Achieved TFLOP/s of fused attention's backward over its forward (FLOPs counted as 2.5x forward),
+#: head dim 128, bf16, sequences 4k-8k; the median of published pairs, 0.80-0.88 on every GPU and kernel:
+#: A100 FlashAttention-2 "up to 73% ... forward, ... up to 63% ... backward" = 0.86 (Dao 2023,
+#: arXiv:2307.08691, abstract); H100 non-causal 4k / 8k FA3 542/638 = 0.85, 559/646 = 0.87, cuDNN
+#: 499/609 = 0.82, 518/600 = 0.86 (Shah et al. 2024, arXiv:2407.08608, Figs. 5c and 6b); H200 cuDNN
+#: 9.1 causal 443.6/542.3 = 0.82, 463.5/572.9 = 0.81 (NVIDIA/cudnn-frontend @505fcfeb
+#: benchmark/benchmark_results.csv); B200 cuDNN causal 701.3/855.7 = 0.82, 942.5/1171.3 = 0.80
+#: (NVIDIA/cudnn-frontend @bb37575d sdpa_benchmark_training/artifacts/sdpa_bf16_benchmark_results_NVIDIA_B200.csv);
+#: B200 FlashAttention-4 causal 8k 1208.6/1418.1 = 0.85 (Dao-AILab/flash-attention pull request 2280).
+FLASH_BWD_RATE = 0.83
 
 # ------------------------------------------------------------------------------------ registry
 _I = OpInfo.make
@@ -117,8 +127,8 @@ OP_INFO: dict[str, OpInfo] = {
     "attn_norm": _I(VECTOR),
     "qkv_proj": _I(GEMM, lowp=True),
     "rope": _I(VECTOR),
-    "attention": _I(ATTENTION, bwd=FLASH_BWD),
-    "softmax": _I(VECTOR, eff_class="attention"),  # fused into the FlashAttention kernel
+    "attention": _I(ATTENTION, bwd=FLASH_BWD, bwd_rate=FLASH_BWD_RATE),
+    "softmax": _I(VECTOR, eff_class="attention", bwd_rate=FLASH_BWD_RATE),  # fused into the FlashAttention kernel
     "o_proj": _I(GEMM, lowp=True),
     "attn_allreduce": _I(COMM, collective="all_reduce", group="tp"),
     "attn_residual": _I(VECTOR),

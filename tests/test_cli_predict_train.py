@@ -105,3 +105,15 @@ def test_calibration_profile_changes_the_prediction(run):
     code, _, err = run("predict", "train", "--model", "gpt3-175b", "--system", "dgx-h100", "--gpus", "8", "--tp", "8",
                        "--global-batch", "8", "--calibration", str(prof))
     assert code == 2 and err.startswith("error: ")
+
+
+def test_train_llama_405b_uneven_stages_pp8_v8(run):
+    """Issue 12: Llama 3.1 405B (126 layers) at pp 8 x virtual 8, first/last stages of 15 layers."""
+    code, out, _ = run("predict", "train", "--model", "llama-3.1-405b", "--system", "dgx-h100", "--gpus", "8192",
+                       "--tp", "8", "--pp", "8", "--virtual-stages", "8", "--first-stage-layers", "15",
+                       "--last-stage-layers", "15", "--global-batch", "1024", "--seq", "8192", "--zero", "1",
+                       "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["layout"]["first_stage_layers"] == 15 and data["layout"]["virtual_stages"] == 8
+    assert 0 < data["mfu"] < 1 and data["straggler_s"] > 0

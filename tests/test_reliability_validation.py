@@ -51,14 +51,15 @@ def test_bloom_simulator_path_within_20_percent_on_its_own_stack(table):
     assert abs(r["sim_after_error"]) < 0.20
 
 
-def test_llama3_simulator_path_is_a_known_step_time_gap(table):
-    # Known limit (docs/training.md): the simulator's pipeline model has no uneven-stage interleaving
-    # (126 layers, PP 16: first/last stages one layer short, as Llama 3 did), so v = 1 and a
-    # (p - 1)/m = 15/16 bubble: MFU ~27 % vs the published 41 %. The reliability terms are not at
-    # fault there (the published-throughput path above is within 10 %).
+def test_llama3_simulator_path_within_20_percent_at_its_derived_interleaving(table):
+    # 126 layers on PP 16 as 7 + 14 x 8 + 7 with v = 8 (one layer per chunk, the embedding and the
+    # output layer each alone in a chunk: Llama 3 Sec. 3.3.2, derived in the row's source). At v = 1
+    # the row was +36 % (a 15/16 bubble, MFU ~29 %). The step is still ~14 % fast against the
+    # published 41 % MFU, as in the MegaScale series at that scale (docs/training.md).
     r = table["llama-3.1-405b"]
-    assert r["mfu"] < 0.33
-    assert r["sim_ideal_error"] > 0.2
+    assert 0.41 < r["mfu"] < 0.41 * 1.2
+    assert abs(r["sim_after_error"]) < 0.20
+    assert r["sim_ideal_error"] < r["sim_after_error"] < 0
 
 
 def test_llama3_ettr_matches_published_lower_bound(table):

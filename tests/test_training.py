@@ -239,3 +239,41 @@ def test_expert_and_context_parallel_directions(a100):
     lay = Layout(*(jnp.asarray(x, dtype=jnp.int32) for x in (8, 4, [16, 8, 4], [1, 2, 4], 1, 1, 1, 1, 1, 0)))
     r = evaluate_layouts(dense, lay, a100, 64, 32768, TrainOptions())
     assert np.all(np.diff(r["activation_bytes"]) < 0) and np.all(r["cp_comm_s"] >= 0)
+
+
+# ------------------------------------------------------------------------- uneven pipeline stages
+@pytest.mark.parametrize("pp,v,first,last,ok", [
+    (16, 8, 7, 7, True),    # Llama 3 (arXiv:2407.21783 Sec. 3.3.2): embedding / output alone in a chunk
+    (8, 8, 15, 15, True),   # issue 12: Llama 3.1 405B at pp 8 x virtual 8
+    (16, 8, 6, 8, False),   # the first stage needs v - 1 = 7 layers
+    (16, 8, 7, 9, False),   # the middle stages must split the rest evenly (126 - 16 = 110 over 14)
+    (16, 1, 0, 0, False),   # 126 layers do not split evenly over 16 stages
+])
+def test_uneven_stages_of_llama_3_405b(pp, v, first, last, ok):
+    from simulator.models import load_model
+
+    spec = load_model("llama-3.1-405b")
+    dp = 2
+    kwargs = dict(tp=8, pp=pp, dp=dp, virtual_stages=v, first_stage_layers=first, last_stage_layers=last)
+    n = 8 * pp * dp
+    if ok:
+        check_layout(spec, n, 16 * pp * dp, 8192, **kwargs)
+        r = predict_training(spec, "dgx-h100", n, global_batch=16 * pp * dp, seq_len=8192, zero=1, recompute="none",
+                             **kwargs)
+        assert np.isfinite(float(r["step_time_s"])) and 0 < float(r["mfu"]) < 1
+    else:
+        with pytest.raises(ConfigError, match="do not split into pp") as err:
+            check_layout(spec, n, 16 * pp * dp, 8192, **kwargs)
+        assert "\n" not in str(err.value)
+
+
+def test_more_interleaving_shrinks_the_bubble_of_uneven_stages():
+    """126 layers on pp 16 as 7 + 14 x 8 + 7: the bubble falls as (p - 1)/v from v = 1 to 8 (a little
+    less: each of the v chunks adds its point-to-point transfer to the bubble's slots)."""
+    from simulator.models import load_model
+
+    spec = load_model("llama-3.1-405b")
+    kw = dict(tp=8, pp=16, dp=2, first_stage_layers=7, last_stage_layers=7, global_batch=32, seq_len=8192,
+              zero=1, recompute="none")
+    b = {v: float(predict_training(spec, "dgx-h100", 256, virtual_stages=v, **kw)["bubble_s"]) for v in (1, 2, 8)}
+    assert 1.9 < b[1] / b[2] <= 2.0 and 7.0 < b[1] / b[8] <= 8.0

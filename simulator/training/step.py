@@ -165,7 +165,8 @@ def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpt
 
     Forward operators: :func:`layer_inventory`; backward = forward work x each operator's backward
     factors (``OP_INFO[...].bwd``: GEMMs 2x, FlashAttention 2.5x FLOP); both priced by
-    :mod:`simulator.pricing`. Training-only kernels: dropout after attention and after the MLP.
+    :mod:`simulator.pricing`, the backward seconds divided by ``OP_INFO[...].bwd_rate``
+    (FlashAttention's backward runs at ``ops.FLASH_BWD_RATE`` of its forward rate). Training-only kernels: dropout after attention and after the MLP.
     Dense and MoE layers are weighted by their share of the layers.
     """
     ab = opts.act_bytes
@@ -182,6 +183,7 @@ def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpt
         tf = _ops_s(hw, o)
         tf = {n: (t if ops.OP_INFO[n].in_forward else 0.0 * t) for n, t in tf.items()}  # backward-only rows
         tb = _ops_s(hw, {n: c.backward(ops.OP_INFO[n]) for n, c in o.items()})
+        tb = {n: t / ops.OP_INFO[n].bwd_rate for n, t in tb.items()}  # backward kernels slower than forward
         part = {"gemm": lambda n: ops.OP_INFO[n].kind == ops.GEMM,
                 "attn": lambda n: n in _FLASH_ONLY,
                 "elem": lambda n: ops.OP_INFO[n].kind == ops.VECTOR and n not in _FLASH_ONLY}
