@@ -78,11 +78,12 @@ def test_what_is_missing_is_a_fixed_time_per_step_not_a_node_count_term(megascal
 
 def test_straggler_term_closed_form():
     """straggler_s = penalty x (1 - (1 - q)^nodes) x (the rest of the step): checked against the closed
-    form at 32 and 1,536 nodes, zero without slow nodes, saturating at the penalty."""
+    form at 1,536 nodes (one row: each recipe change compiles the step again), zero without slow
+    nodes, never above the penalty."""
     rows = load_rows(ATSCALE_ROWS_CSV)
     from simulator.training import validation as V
 
-    for r in rows.iloc[[0, 7]].itertuples(index=False):
+    for r in rows.iloc[[7]].itertuples(index=False):
         spec, sysm, opts = V._spec(r), V._system(r), V._opts(r)
         hw = V.train_hardware(sysm, opts.dtype)
         lay = V.Layout.make(tp=r.tp, pp=r.pp, dp=r.dp, micro_batch=r.micro_batch, virtual_stages=r.virtual_stages,
