@@ -117,7 +117,7 @@ def register(predict_app: typer.Typer) -> None:
         sites: int = typer.Option(None, "--sites", help="Plan across N sites of --gpus each (data parallel vs DiLoCo)."),
         wan_gbps: float = typer.Option(None, "--wan-gbps", help="WAN bandwidth per site, Gbit/s (with --sites)."),
         wan_latency_ms: float = typer.Option(4.9, "--wan-latency-ms", help="WAN one-way latency, ms (1000 km fibre)."),
-        inner_steps: int = typer.Option(100, "--inner-steps", help="DiLoCo inner steps H between syncs (>= 1)."),
+        inner_steps: int = typer.Option(30, "--inner-steps", help="DiLoCo inner steps H between syncs (>= 1; the loss law is fitted at 30)."),
         lowcomm: str = typer.Option("diloco", "--lowcomm", help="diloco | streaming | co2 | noloco (with --sites)."),
     ) -> None:
         """Choose N, D, shape, layout, batch and LR minimising the predicted loss within a budget."""

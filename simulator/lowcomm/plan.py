@@ -29,7 +29,7 @@ def cross_site_plan(system, devices_per_site: int, sites: int, days: float, wan_
                     wan_latency_s: float = 0.03, law: str | None = None, family: str | None = None,
                     seq_len: int = 2048, lowcomm: LowCommConfig | None = None, reliability=None,
                     dtype: str = "bf16") -> dict:
-    """Compare data parallel and ``lowcomm`` (default DiLoCo, H = 100, fp32 outer gradients) across
+    """Compare data parallel and ``lowcomm`` (default DiLoCo, H = 30, fp32 outer gradients) across
     ``sites`` sites of ``devices_per_site`` devices for ``days``; ``wan_gbps`` a list of per-site
     WAN bandwidths (Gbit/s). Returns per-bandwidth rows and the crossover bandwidth."""
     from scaling_laws.diloco import DILOCO_SOURCE, diloco_loss_factor
