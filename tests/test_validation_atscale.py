@@ -1,4 +1,5 @@
-"""At-scale training series vs a published measurement (issue 12): MegaScale Table 2, Megatron-LM rows.
+"""At-scale training series vs published measurements (issue 12): MegaScale Table 2 and Figure 9,
+Megatron-LM rows.
 
 One layout (GPT-3-shaped 175B, TP 8, PP 8, interleaved v = 6, seq 2048) from 256 to 12,288 A100-class
 GPUs at two fixed batches (768 up to 1,024 GPUs, 6,144 from 3,072), the Megatron-LM (commit 285068c8)
@@ -21,9 +22,19 @@ from simulator.training.common import TrainOptions
 from simulator.training.validation import ATSCALE_ROWS_CSV, load_rows, predict_rows
 
 
+def _table2_rows() -> pd.DataFrame:
+    rows = load_rows(ATSCALE_ROWS_CSV)
+    return rows[rows.id.str.startswith("megascale-t2-")].reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _figure9() -> pd.DataFrame:
+    return predict_rows(load_rows(ATSCALE_ROWS_CSV).query("id.str.startswith('megascale-f9-')", engine="python"))
+
+
 @functools.lru_cache(maxsize=1)
 def _predicted() -> pd.DataFrame:
-    rows = load_rows(ATSCALE_ROWS_CSV)
+    rows = _table2_rows()
     df = predict_rows(rows)
     df["gpus"] = rows.gpus.to_numpy()
     df["measured_step_s"] = rows.global_batch.to_numpy() * rows.seq_len.to_numpy() / (
@@ -43,8 +54,8 @@ def megascale() -> pd.DataFrame:
 def test_rows_are_the_published_table():
     """Throughput per GPU = Table 2's tokens/s over the GPU count, and equals batch x 2048 / iteration
     time within the table's rounding (0.1k tokens/s, 0.01-0.1 s)."""
-    rows = load_rows(ATSCALE_ROWS_CSV)
-    assert len(rows) == 8 and rows.id.is_unique
+    rows = _table2_rows()
+    assert len(rows) == 8 and load_rows(ATSCALE_ROWS_CSV).id.is_unique
     iteration_s = {256: 40.0, 512: 21.2, 768: 15.2, 1024: 11.9, 3072: 29.02, 6144: 14.78, 8192: 12.24, 12288: 8.57}
     for r in rows.itertuples():
         from_time = r.global_batch * r.seq_len / iteration_s[r.gpus] / r.gpus
@@ -80,7 +91,7 @@ def test_straggler_term_closed_form():
     """straggler_s = penalty x (1 - (1 - q)^nodes) x (the rest of the step): checked against the closed
     form at 1,536 nodes (one row: each recipe change compiles the step again), zero without slow
     nodes, never above the penalty."""
-    rows = load_rows(ATSCALE_ROWS_CSV)
+    rows = _table2_rows()
     from simulator.training import validation as V
 
     for r in rows.iloc[[7]].itertuples(index=False):
@@ -98,6 +109,19 @@ def test_straggler_term_closed_form():
         assert float(res["step_time_s"]) == pytest.approx(float(none["step_time_s"]) + expect, rel=1e-4)
         assert float(res["straggler_s"]) <= opts.slow_node_penalty * float(none["step_time_s"]) * (1 + 1e-6)
     assert np.isclose(TrainOptions().slow_node_penalty, 0.007 / 0.552, rtol=1e-2)
+
+
+def test_megascale_530b_weak_scaling_level_and_trend():
+    """Figure 9, Megatron-LM bars (530B, TP 8 PP 35 v 3, batch = GPUs, 2,240 -> 11,200 GPUs): every row
+    within 15 % (the level is +12 ... +14 %: the same 530B layout on Selene, Korthikanti's 54.2 %, is
+    within 4 %), and the predicted weak-scaling trend is flat (-0.5 %) where the measured one falls
+    2 % (49.2 -> 48.2 %): the slope is not reproduced, only bounded."""
+    df = _figure9()
+    print("\n" + df[["id", "measured", "predicted", "error"]].round(4).to_string())
+    assert len(df) == 3 and df["fits"].all()
+    assert (df["abs_error"] <= 0.15).all()
+    pred = df["predicted"].to_numpy()
+    assert pred[-1] <= pred[0] and pred[-1] / pred[0] > 0.98
 
 
 @pytest.mark.parametrize("field, value", [("slow_node_fraction", -0.1), ("slow_node_penalty", 1.5)])

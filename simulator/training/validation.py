@@ -54,7 +54,11 @@ MPT_SHAPES = {"mpt-3b": (2560, 32, 32), "mpt-7b": (4096, 32, 32), "mpt-13b": (51
 #: Published models described as a change of a catalog model (name -> (catalog model, fields)).
 #: MegaScale's 175B (Jiang et al. 2024, arXiv:2402.15627, Table 1 and Sec. 6.1): GPT-3's 96 layers
 #: and hidden 12288 with 128 heads (head dim 96) and a 64,000-token vocabulary.
-DERIVED_SPECS = {"megascale-175b": ("gpt3-175b", dict(num_heads=128, num_kv_heads=128, head_dim=96, vocab_size=64000))}
+#: MegaScale's 530B: Megatron's 529.6B shape (105 layers, hidden 20480) with 160 heads (head dim 128).
+DERIVED_SPECS = {
+    "megascale-175b": ("gpt3-175b", dict(num_heads=128, num_kv_heads=128, head_dim=96, vocab_size=64000)),
+    "megascale-530b": ("megatron-gpt-529.6b", dict(num_heads=160, num_kv_heads=160, head_dim=128, vocab_size=64000)),
+}
 
 #: Published at-scale runs not in ``measured_public.csv`` (MegaScale Table 2, Megatron-LM rows:
 #: one layout, 256 -> 12,288 GPUs), with their layouts and sources (``training_rows.md``).
