@@ -23,10 +23,10 @@ for DiLoCo at large N; the measured penalties are smaller than ``M^beta`` at 2.4
 4 / 8 at +0.26 / +0.65 / +1.5 % over M = 1) and larger at 35M (about +4 % at M = 8), so at small N
 the joint form understates the cost. The fit holds at H = 30 only: "For a fixed N and M,
 evaluation loss increases as H increases. However, this increase is less pronounced for M = 1 and
-larger models" (Sec. 5.1), and H = 1 is worst. The planner's default (``LowCommConfig``,
-H = 100) lies beyond the fitted H = 30, so its DiLoCo loss is optimistic there by an amount the
-paper gives no fit for (its Figure 9 plots the rise). Token budgets far from Chinchilla-optimal and sizes outside 35M-2.4B (and its 4B / 10B
-extrapolations) are extrapolations. The same caveats apply to Streaming DiLoCo (Douillard et al.
+larger models" (Sec. 5.1), and H = 1 is worst. The planner's default is therefore H = 30
+(``simulator.lowcomm.LowCommConfig``); above it the DiLoCo loss is optimistic by an amount the
+paper gives no fit for (its Figure 9 plots the rise). Token budgets far from Chinchilla-optimal
+and sizes outside 35M-2.4B (and its 4B / 10B extrapolations) are extrapolations. The same caveats apply to Streaming DiLoCo (Douillard et al.
 2025, arXiv:2501.18512), which reports loss on par with DiLoCo at equal M.
 
 NoLoCo (Kolehmainen et al. 2025, arXiv:2506.10911) and CO2 (Sun et al. 2024, ICLR, arXiv:2401.16265)

@@ -166,8 +166,9 @@ def layer_times(spec, layout: Layout, hw: TrainHardware, seq_len, opts: TrainOpt
     Forward operators: :func:`layer_inventory`; backward = forward work x each operator's backward
     factors (``OP_INFO[...].bwd``: GEMMs 2x, FlashAttention 2.5x FLOP); both priced by
     :mod:`simulator.pricing`, the backward seconds divided by ``OP_INFO[...].bwd_rate``
-    (FlashAttention's backward runs at ``ops.FLASH_BWD_RATE`` of its forward rate). Training-only kernels: dropout after attention and after the MLP.
-    Dense and MoE layers are weighted by their share of the layers.
+    (FlashAttention's backward runs at ``ops.FLASH_BWD_RATE`` of its forward rate). Training-only
+    kernels: dropout after attention and after the MLP. Dense and MoE layers are weighted by their
+    share of the layers.
     """
     ab = opts.act_bytes
     inv = layer_inventory(spec, layout, seq_len, opts)

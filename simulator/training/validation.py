@@ -17,7 +17,9 @@ returns predicted vs measured values in the source's own FLOP convention:
 
 Recipes: ``megatron2021`` (:data:`MEGATRON_2021`), ``megatron2022`` (:data:`MEGATRON_2022`),
 ``nemo2024`` (:data:`NEMO_2024`; with ``dtype = fp8`` the Transformer Engine FP8 recipe),
-``deepspeed2021`` (:data:`DEEPSPEED_ZERO3_2021`), ``fsdp_flash`` (PyTorch FSDP + FlashAttention, no dropout, no sequence parallelism).
+``deepspeed2021`` (:data:`DEEPSPEED_ZERO3_2021`), ``fsdp_flash`` (PyTorch FSDP + FlashAttention, no dropout, no sequence parallelism),
+``megatron_deepspeed2022`` (:data:`MEGATRON_DEEPSPEED_2022`, BLOOM's stack; whole-run rows). Megatron
+recipes in bf16 reduce fp32 gradients.
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ DERIVED_SPECS = {
     "megascale-530b": ("megatron-gpt-529.6b", dict(num_heads=160, num_kv_heads=160, head_dim=128, vocab_size=64000)),
 }
 
-#: Published at-scale runs not in ``measured_public.csv`` (MegaScale Table 2, Megatron-LM rows:
-#: one layout, 256 -> 12,288 GPUs), with their layouts and sources (``training_rows.md``).
+#: Published at-scale runs not in ``measured_public.csv`` (MegaScale Table 2 and Figure 9, the
+#: Megatron-LM rows: 175B at 256 -> 12,288 GPUs, 530B at 2,240 -> 11,200), with their layouts and
+#: sources (``training_rows.md``).
 ATSCALE_ROWS_CSV = data_dir("validation") / "atscale_training_rows.csv"
 
 FSDP_FLASH = TrainOptions(dtype="bf16", grad_dtype="bf16", flash_attention=True, dropout=False,
@@ -92,8 +95,8 @@ MEGATRON_DEEPSPEED_2022 = dataclasses.replace(MEGATRON_2021, dtype="bf16", grad_
 (materialised attention with a fused softmax, no sequence parallelism, no TP overlap; the fork
 predates both), bf16 with DeepSpeed's BF16 optimizer keeping and reducing fp32 gradients, no dropout
 (BLOOM's config: hidden and attention dropout 0.0), the gradient reduction after the last
-micro-batch (DeepSpeed's pipeline ``TrainSchedule`` issues ``ReduceGrads`` after every micro-batch's
-forward and backward), and gradient clipping without loss scaling (norm read + clip read/write =
+micro-batch (DeepSpeed's pipeline ``TrainSchedule``, ``deepspeed/runtime/pipe/schedule.py``, issues
+``ReduceGrads`` once per step, after the last backward), and gradient clipping without loss scaling (norm read + clip read/write =
 3 passes over the fp32 gradients)."""
 
 RECIPES = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
