@@ -95,10 +95,7 @@ def test_straggler_term_closed_form():
     from simulator.training import validation as V
 
     for r in rows.iloc[[7]].itertuples(index=False):
-        spec, sysm, opts = V._spec(r), V._system(r), V._opts(r)
-        hw = V.train_hardware(sysm, opts.dtype)
-        lay = V.Layout.make(tp=r.tp, pp=r.pp, dp=r.dp, micro_batch=r.micro_batch, virtual_stages=r.virtual_stages,
-                            recompute=V.recompute_code(r.recompute), zero=r.zero)
+        spec, hw, lay, opts = V.row_case(r)
         res = V.evaluate_layouts(spec, lay, hw, r.global_batch, r.seq_len, opts)
         none = V.evaluate_layouts(spec, lay, hw, r.global_batch, r.seq_len,
                                   dataclasses.replace(opts, slow_node_fraction=0.0))

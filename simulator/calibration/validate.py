@@ -171,7 +171,7 @@ def validate_cpu(measurements: pd.DataFrame | None = None, device_name: str = "h
     calibrated predictions on the other half. Returns ``(table, test_rows, profile, notes)``.
     """
     if statistic not in ("median", "min"):  # before the suite runs (about a minute on CPU)
-        raise ValueError(f"statistic '{statistic}'; allowed: median, min")
+        raise CalibrationError(f"statistic '{statistic}'; allowed: median, min")
     from hardware_db import load_device
     from simulator.calibration import suite
     from simulator.calibration.fit import fit_profile

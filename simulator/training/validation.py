@@ -164,6 +164,21 @@ def _opts(row) -> TrainOptions:
     return dataclasses.replace(base, dtype=row.dtype, grad_dtype=grad, grad_overlap=bool(row.grad_overlap))
 
 
+def row_case(row, profile=None):
+    """``(spec, hw, layout, opts)`` of one validation row (a ``load_rows`` tuple): the model, the
+    system's :class:`TrainHardware` (with ``profile``, a read calibration profile, applied when it
+    matches the row's device), the row's explicit layout and its recipe."""
+    spec, sysm, opts = _spec(row), _system(row), _opts(row)
+    if profile is not None:
+        from simulator.calibration.profile import apply_profile, matches_device
+
+        if matches_device(profile, sysm.device):
+            sysm = dataclasses.replace(sysm, device=apply_profile(sysm.device, profile, opts.dtype))
+    lay = Layout.make(tp=row.tp, pp=row.pp, dp=row.dp, cp=row.cp, micro_batch=row.micro_batch,
+                      virtual_stages=row.virtual_stages, recompute=recompute_code(row.recompute), zero=row.zero)
+    return spec, train_hardware(sysm, opts.dtype), lay, opts
+
+
 def predict_rows(rows: pd.DataFrame | None = None, calibration=None) -> pd.DataFrame:
     """Predict every row; columns ``id``, ``metric``, ``measured``, ``predicted``, ``error``
     (``predicted / measured - 1``), ``fits``, ``memory_bytes``, ``step_time_s``, ``mfu``, ``hfu``.
@@ -173,18 +188,14 @@ def predict_rows(rows: pd.DataFrame | None = None, calibration=None) -> pd.DataF
     tests use the catalog default.
     """
     rows = load_rows() if rows is None else rows
+    profile = None
+    if calibration is not None:  # read once, applied to the rows whose device it matches
+        from simulator.calibration.profile import read_profile
+
+        profile = read_profile(calibration)
     out = []
     for row in rows.itertuples(index=False):  # one explicit layout per published row
-        spec, sysm, opts = _spec(row), _system(row), _opts(row)
-        if calibration is not None:
-            from simulator.calibration.profile import apply_profile, matches_device, read_profile
-
-            prof = read_profile(calibration)
-            if matches_device(prof, sysm.device):
-                sysm = dataclasses.replace(sysm, device=apply_profile(sysm.device, prof, opts.dtype))
-        hw = train_hardware(sysm, opts.dtype)
-        lay = Layout.make(tp=row.tp, pp=row.pp, dp=row.dp, cp=row.cp, micro_batch=row.micro_batch,
-                          virtual_stages=row.virtual_stages, recompute=recompute_code(row.recompute), zero=row.zero)
+        spec, hw, lay, opts = row_case(row, profile)
         r = evaluate_layouts(spec, lay, hw, row.global_batch, row.seq_len, opts)
         step = float(r["step_time_s"])
         if row.metric == "achieved_tflops_per_gpu":
