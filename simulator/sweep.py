@@ -121,7 +121,9 @@ def _column(df: pd.DataFrame, name: str, default):
         if default is not None and col.isna().any():
             col = col.fillna(default)
         return col.to_numpy()
-    return np.full(len(df), default, dtype=object if isinstance(default, str) or default is None else float)
+    if isinstance(default, str) or default is None:
+        return np.full(len(df), default, dtype=object)
+    return np.broadcast_to(np.float32(default), (len(df),))  # a read-only view, no million-row fill
 
 
 def _model_table(names: tuple):
@@ -178,8 +180,7 @@ def _check(df: pd.DataFrame, arrays: dict[str, np.ndarray], heads, layers, exper
     if errors == "raise" and bad.size:
         i = int(bad[0])
         raise ConfigError(f"sweep row {i}: {messages[code[i]]} (model {df['model'].iloc[i]})")
-    return code == 0, pd.Categorical.from_codes(code, categories=messages) if bad.size else np.full(
-        len(df), "", dtype=object)
+    return code == 0, pd.Categorical.from_codes(code, categories=messages)  # categorical: no string per row
 
 
 def _engine_columns(df: pd.DataFrame):
@@ -235,7 +236,6 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     hws, act_table, cdt_table = cached_table("hw", pair_names, _hw_table, is_system)
     hws: HwSpec
     a_bytes = act_table[h_codes]
-    compute_dtypes = cdt_table[h_codes]
 
     def bytes_col(col, fn):
         out = a_bytes.copy()
@@ -251,7 +251,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
 
     w_bytes = bytes_col("weight_dtype", weight_bytes_of)
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
-    dq_flop = dequant_flop_of(w_bytes, a_bytes, compute_dtypes)  # the front end's rule, per row
+    dq_flop = dequant_flop_of(w_bytes, a_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
     eng_arrays, eng_bad = _engine_columns(df)

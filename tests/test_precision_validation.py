@@ -38,9 +38,20 @@ def test_nemo_fp8_rows_within_target(nemo):
     med = float(nemo["abs_error"].median())
     print(f"\nNeMo FP8 (H100, B200): median |error| {100 * med:.1f}%, max {100 * nemo['abs_error'].max():.1f}%")
     assert med <= 0.15
-    # Llama 3 8B at seq 8192 with CP 2 is the worst (+24 %), B200 Llama 3 8B +18 %; none beyond 30 %
+    # NeMo 24.07's Llama 3 8B CP 2 is the worst (+20.8 %; the same layout on Megatron-Core r0.12 is
+    # +5.3 %), B200 Llama 3 8B +13.7 %; none beyond 30 %
     assert (nemo["abs_error"] <= 0.30).all()
-    assert (nemo["abs_error"] <= 0.15).sum() >= 8
+    assert (nemo["abs_error"] <= 0.15).sum() >= 11
+
+
+def test_megatron_core_012_rows_within_target(nemo):
+    """Megatron-LM ``examples/llama/README.md`` (Megatron-Core r0.12, NeMo performance-script layouts,
+    H100 FP8): Llama 3 8B TP1 PP1 CP2, Llama 3 70B TP4 PP8 VP5, Llama 3.1 405B on 1,024 GPUs TP8 PP8 CP2
+    VP8 (uneven end stages): each within the issue's 15 %, at +5.3 / +0.2 / +8.2 % when added. The 8B
+    row shares its layout with NeMo 24.07's (+20.8 %): later software, same model."""
+    rows = nemo[nemo.index.str.startswith("mcore012")]
+    assert len(rows) == 3 and rows["fits"].all()
+    assert (rows["abs_error"] <= 0.15).all(), rows["error"].to_dict()
 
 
 def test_fp8_recipe_is_faster_than_bf16_by_less_than_the_peak_ratio(nemo):

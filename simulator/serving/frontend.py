@@ -121,14 +121,18 @@ def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
     return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv, dequant_flop=dq)
 
 
-def dequant_flop_of(weight_bytes, act_bytes, compute_dtype):
+def dequant_flop_of(weight_bytes, act_bytes, compute_dtype, index=None):
     """Dequantisation FLOP per weight of a weight-only format (W4A16, Q4_0, W8A16: weights narrower
     than the activations, GEMMs in a high-precision compute dtype), dequantised inside the GEMM
     kernels (MARLIN-style, ``simulator.ops.DEQUANT_FLOP_PER_WEIGHT``); 0 otherwise. Broadcasts
-    (``compute_dtype`` a name or an array of names), so the sweep applies the same rule per row."""
+    (``compute_dtype`` a name or an array of names), so the sweep applies the same rule per row;
+    with ``index`` (integer codes per row) ``compute_dtype`` is a table of names and row ``i`` uses
+    ``compute_dtype[index[i]]`` (the sweep's distinct devices, without a string lookup per row)."""
     from simulator.hw import LOWP_DTYPES
 
     lowp = np.isin(np.asarray(compute_dtype, dtype=object), list(LOWP_DTYPES))
+    if index is not None:
+        lowp = lowp[index]
     return np.where((np.asarray(weight_bytes) < np.asarray(act_bytes)) & ~lowp, O.DEQUANT_FLOP_PER_WEIGHT, 0.0)
 
 

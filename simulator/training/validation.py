@@ -174,8 +174,11 @@ def row_case(row, profile=None):
 
         if matches_device(profile, sysm.device):
             sysm = dataclasses.replace(sysm, device=apply_profile(sysm.device, profile, opts.dtype))
+    ends = {k: int(getattr(row, k)) for k in ("first_stage_layers", "last_stage_layers")  # optional columns
+            if pd.notna(getattr(row, k, float("nan")))}
     lay = Layout.make(tp=row.tp, pp=row.pp, dp=row.dp, cp=row.cp, micro_batch=row.micro_batch,
-                      virtual_stages=row.virtual_stages, recompute=recompute_code(row.recompute), zero=row.zero)
+                      virtual_stages=row.virtual_stages, recompute=recompute_code(row.recompute), zero=row.zero,
+                      **ends)
     return spec, train_hardware(sysm, opts.dtype), lay, opts
 
 
