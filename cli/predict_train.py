@@ -145,6 +145,9 @@ def register(predict_app: typer.Typer) -> None:
         tokens: float = typer.Option(None, "--tokens", help="Token budget D for time/energy/cost to train."),
         dtype: str = typer.Option("bf16", "--dtype", help="Compute dtype (bf16, fp16; fp8/fp4 = Transformer Engine recipe: linear-layer GEMMs in fp8/fp4, attention and the rest in bf16, MFU relative to the bf16 peak)."),
         flash: bool = typer.Option(True, "--flash/--no-flash", help="FlashAttention (else materialised scores)."),
+        lowp_scaling: str = typer.Option("delayed", "--lowp-scaling",
+                                         help="Per-tensor scaling of --dtype fp8/fp4: delayed (amax history) | current "
+                                              "(the tensor's own amax: one more read per cast)."),
         search: bool = typer.Option(False, "--search", help="Search all valid layouts instead of the given one."),
         top: int = typer.Option(10, "--top", help="Pareto layouts to show with --search (evenly spaced)."),
         calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device."),
@@ -174,7 +177,7 @@ def register(predict_app: typer.Typer) -> None:
         from simulator.training import search as search_fn
 
         opts = TrainOptions(dtype=dtype, grad_dtype=dtype if dtype in ("bf16", "fp16") else "bf16",
-                            flash_attention=flash, mfu_attention=mfu_attention)
+                            flash_attention=flash, mfu_attention=mfu_attention, lowp_scaling=lowp_scaling)
         if search:
             res = search_fn(model, system, gpus, global_batch=global_batch, seq_len=seq, tokens=tokens, opts=opts,
                             pareto_rows=top, calibration=calibration)

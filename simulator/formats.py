@@ -44,3 +44,11 @@ CAST_FLOP_PER_ELEM = 3.0  # |x| + running max (amax), scale multiply, convert (a
 CAST_COPIES = 2.0  # operand + its transpose written per cast (cast_transpose)
 CAST_KERNELS_FWD = 2.0  # per GEMM: input cast_transpose + weight cast_transpose
 CAST_KERNELS_BWD = 1.0  # per GEMM: output-gradient cast_transpose
+#: Passes over a cast's high-precision input per FP8 scaling recipe. Delayed scaling quantises
+#: with the scale from the amax history and records the new amax inside the same kernel (1 pass);
+#: current scaling needs the amax of the tensor being cast first: TransformerEngine
+#: ``transformer_engine/pytorch/csrc/quantizer.cpp``, ``Float8CurrentScalingQuantizer::quantize_impl``
+#: runs ``nvte_compute_amax`` (a read of the input), an optional amax all-reduce, then
+#: ``nvte_compute_scale_from_amax`` and ``nvte_quantize_v2`` (the cast's read and writes): 2 passes
+#: and one more kernel per cast (NVIDIA/TransformerEngine, read 2026-12).
+CAST_READS = {"delayed": 1.0, "current": 2.0}

@@ -104,6 +104,9 @@ class Precision:
     ``dequant_flop``: vector FLOP per weight element and per pass of a weight-only format
     (W4A16, Q4_0: weights narrower than the activations they are multiplied with), dequantised
     inside the GEMM kernel (:func:`gemm`, ``OpCost.vec_flops``); 0 = none.
+
+    ``cast_reads``: passes over a cast's high-precision input, one kernel each
+    (``simulator.formats.CAST_READS``: 1 for FP8 delayed scaling, 2 for current scaling).
     """
 
     weight_bytes: jax.Array | float = 2.0
@@ -111,6 +114,7 @@ class Precision:
     kv_bytes: jax.Array | float = 2.0
     cast_bytes: jax.Array | float = 0.0
     dequant_flop: jax.Array | float = 0.0
+    cast_reads: jax.Array | float = 1.0
 
 
 @jax.tree_util.register_dataclass
@@ -246,20 +250,22 @@ def gemm_casts(gemms, prec: Precision) -> dict[str, OpCost]:
     """``lowp_cast`` / ``lowp_cast_grad`` of low-precision GEMMs ``[(m, n, k, weight_elems, calls)]``.
 
     Forward, per GEMM: amax + cast + transpose of the input (``m k`` elements) and of the weight
-    (``weight_elems``): read at ``act_bytes``, write :data:`CAST_COPIES` copies at ``cast_bytes``;
-    backward: the same for the output gradient (``m n``). :data:`CAST_FLOP_PER_ELEM` vector FLOP
-    per element read. Zero when ``prec.cast_bytes`` is 0 (no low-precision training recipe).
+    (``weight_elems``): read at ``act_bytes`` ``prec.cast_reads`` times (a separate amax pass under
+    current scaling), write :data:`CAST_COPIES` copies at ``cast_bytes``; backward: the same for
+    the output gradient (``m n``). :data:`CAST_FLOP_PER_ELEM` vector FLOP per element read once.
+    Zero when ``prec.cast_bytes`` is 0 (no low-precision training recipe).
     """
     on = (_f(prec.cast_bytes) > 0).astype(_f(0.0).dtype)
-    per_elem = _f(prec.act_bytes) + CAST_COPIES * _f(prec.cast_bytes)
+    reads = _f(prec.cast_reads)
+    per_elem = reads * _f(prec.act_bytes) + CAST_COPIES * _f(prec.cast_bytes)
     fwd_e = sum(_f(m) * _f(k) + _f(w) for m, n, k, w, c in gemms)
     bwd_e = sum(_f(m) * _f(n) for m, n, k, w, c in gemms)
     calls = sum(_f(c) for *_, c in gemms)
     return {
         "lowp_cast": op(flops=CAST_FLOP_PER_ELEM * fwd_e, act_bytes=fwd_e * per_elem,
-                        kernels=CAST_KERNELS_FWD * calls).scaled(on),
+                        kernels=CAST_KERNELS_FWD * reads * calls).scaled(on),
         "lowp_cast_grad": op(flops=CAST_FLOP_PER_ELEM * bwd_e, act_bytes=bwd_e * per_elem,
-                             kernels=CAST_KERNELS_BWD * calls).scaled(on),
+                             kernels=CAST_KERNELS_BWD * reads * calls).scaled(on),
     }
 
 

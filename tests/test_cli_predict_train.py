@@ -130,3 +130,18 @@ def test_train_fp8_hfu_may_exceed_the_bf16_ceiling(run):
     assert code == 0, err
     data = json.loads(out)
     assert 0.688 < data["hfu"] < 1.0 and data["fits"]
+
+
+def test_train_lowp_scaling_current_is_slower_and_bad_value_is_one_line(run):
+    """``--lowp-scaling current`` (FP8 current scaling: an amax pass before each cast) costs time;
+    an unknown value is one ``error:`` line naming the allowed ones, exit 2."""
+    base = ["predict", "train", "--model", "llama-3-8b", "--system", "dgx-h100", "--gpus", "8", "--global-batch", "128",
+            "--seq", "8192", "--dtype", "fp8", "--zero", "1", "--json"]
+    steps = {}
+    for mode in ("delayed", "current"):
+        code, out, err = run(*base, "--lowp-scaling", mode)
+        assert code == 0, err
+        steps[mode] = json.loads(out)["step_time_s"]
+    assert 1.0 < steps["current"] / steps["delayed"] < 1.1
+    code, _, err = run(*base, "--lowp-scaling", "bogus")
+    assert code == 2 and err.startswith("error: ") and "delayed, current" in err and len(err.strip().splitlines()) == 1

@@ -55,3 +55,26 @@ def test_backward_pass_carries_gathers_and_reduce_scatters(case):
     bwd = 0.5 * (gather + reduce)
     assert _exposed(case, BIG, bwd) == pytest.approx(gather + reduce - bwd, rel=1e-5)
     assert _exposed(case, BIG, bwd, grad_overlap=False) == pytest.approx(max(gather - bwd, 0.0) + reduce, rel=1e-5)
+
+
+def test_context_parallel_ranks_reduce_gradients_and_shard_zero_states():
+    """Context-parallel ranks hold the same weights and see other tokens of the same sequences, so
+    gradients are reduced, and ZeRO states sharded, over dp x cp (Megatron-Core's dp_cp group):
+    dp = 1 with cp = 2 still pays a gradient reduction, and ZeRO-1 optimizer state per device at
+    dp 2 x cp 2 equals that at dp 4 x cp 1."""
+    from hardware_db import load_system
+    from simulator.training.layouts import evaluate_layouts
+
+    spec = load_model("llama-3-8b")
+    hw = train_hardware(load_system("dgx-h100").for_devices(8), "bf16")
+    opts = TrainOptions()
+
+    def run(**kw):
+        lay = Layout.make(tp=1, pp=1, micro_batch=1, recompute="none", zero=1, **kw)
+        return evaluate_layouts(spec, lay, hw, 32, 8192, opts)
+
+    only_cp = run(dp=1, cp=2)
+    assert float(only_cp["dp_reduce_s"]) > 0.0
+    mixed, plain = run(dp=2, cp=2), run(dp=4, cp=1)
+    assert float(mixed["optimizer_bytes"]) == pytest.approx(float(plain["optimizer_bytes"]), rel=1e-6)
+    assert float(run(dp=2, cp=1)["optimizer_bytes"]) == pytest.approx(2.0 * float(mixed["optimizer_bytes"]), rel=1e-6)

@@ -99,6 +99,24 @@ def test_casts_are_zero_without_a_training_recipe_and_scale_with_the_gemms():
     assert float(cast["lowp_cast"].kernels) == pytest.approx(L * 4 * 2.0)
 
 
+def test_current_scaling_reads_each_cast_input_twice():
+    """FP8 current scaling (TransformerEngine ``Float8CurrentScalingQuantizer``: ``nvte_compute_amax``
+    then ``nvte_quantize_v2``) reads every cast's bf16 input once more than delayed scaling and
+    launches one more kernel per cast; the FP8 writes are the same."""
+    T = 4096.0
+    delayed = _inventory(ops.Precision(weight_bytes=1.0, cast_bytes=1.0), T)
+    current = _inventory(ops.Precision(weight_bytes=1.0, cast_bytes=1.0, cast_reads=2.0), T)
+    for n in ops.CAST_OPS:
+        elems = float(delayed[n].act_bytes) / (2.0 + 2.0)  # read bf16 + two FP8 copies per element
+        assert float(current[n].act_bytes) == pytest.approx(elems * (2.0 * 2.0 + 2.0), rel=1e-6)
+        assert float(current[n].kernels) == pytest.approx(2.0 * float(delayed[n].kernels))
+        assert float(current[n].flops) == pytest.approx(float(delayed[n].flops))
+    assert TrainOptions(dtype="fp8", lowp_scaling="current").cast_reads == 2.0
+    assert TrainOptions(dtype="fp8").cast_reads == 1.0
+    with pytest.raises(Exception, match="lowp_scaling"):
+        TrainOptions(lowp_scaling="per-block")
+
+
 def _fp8_setup():
     spec = load_model("llama-3.1-8b")
     sysm = load_system("dgx-h100").for_devices(8)

@@ -1,8 +1,9 @@
 """Low-precision predictions vs published measurements, with the catalog's DEFAULT efficiencies.
 
-Training: NVIDIA NeMo 24.07 FP8 pre-training table on DGX-H100 and the Megatron-Bridge 25.11 FP8
-current-scaling rows on DGX-B200 / DGX-H100 (``data/validation/lowp_training_rows.csv``, layouts
-from the tables) and the MosaicML MPT-3B FP8 row of
+Training: NVIDIA NeMo 24.07 FP8 pre-training table on DGX-H100, the Megatron-Bridge 25.11 FP8
+current-scaling rows on DGX-B200 / DGX-H100 (recipe ``megatron_bridge2025``: FP8 current scaling)
+and Megatron-LM's ``examples/llama/README.md`` rows (Megatron-Core r0.12)
+(``data/validation/lowp_training_rows.csv``, layouts from the tables) and the MosaicML MPT-3B FP8 row of
 ``measured_public.csv``. Serving: the TensorRT-LLM FP8 (H100/H200) and NVFP4 (B200) max-throughput
 rows of ``measured_public.csv`` (``data/validation/serving_rows.csv``). Before/after per source:
 ``docs/training.md`` ("Low precision") and ``docs/serving.md`` ("Low precision").
@@ -38,10 +39,10 @@ def test_nemo_fp8_rows_within_target(nemo):
     med = float(nemo["abs_error"].median())
     print(f"\nNeMo FP8 (H100, B200): median |error| {100 * med:.1f}%, max {100 * nemo['abs_error'].max():.1f}%")
     assert med <= 0.15
-    # NeMo 24.07's Llama 3 8B CP 2 is the worst (+20.8 %; the same layout on Megatron-Core r0.12 is
-    # +5.3 %), B200 Llama 3 8B +13.7 %; none beyond 30 %
+    # NeMo 24.07's Llama 3 8B CP 2 is the worst (+20.7 %; the same layout on Megatron-Core r0.12 is
+    # +5.3 %); the other 14 of the 15 rows within 15 % (B200 Llama 3 8B +10.3 %); none beyond 30 %
     assert (nemo["abs_error"] <= 0.30).all()
-    assert (nemo["abs_error"] <= 0.15).sum() >= 11
+    assert (nemo["abs_error"] <= 0.15).sum() >= len(nemo) - 1
 
 
 def test_megatron_core_012_rows_within_target(nemo):

@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from simulator.dtypes import dtype_bytes
@@ -150,6 +151,15 @@ def train_hardware(system, dtype: str = "bf16", host_bytes_per_s: float | None =
     return TrainHardware(spec, *(np.asarray(float(v), dtype=dt) for v in vals))
 
 
+def replica_ranks(layout: Layout):
+    """Ranks holding the same weights, over which gradients are reduced and ZeRO states sharded:
+    ``dp x cp``. Context-parallel ranks compute gradients on other tokens of the same sequences, so
+    Megatron-Core reduces over its data-and-context-parallel group
+    (``megatron/core/distributed/param_and_grad_buffer.py``: ``get_data_and_context_parallel_group(
+    with_context_parallel=True)``; the distributed optimizer shards over the same group)."""
+    return jnp.asarray(layout.dp, dtype=float) * jnp.asarray(layout.cp, dtype=float)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """Static choices of the training recipe (not searched). Bytes per element from ``dtypes``.
@@ -216,6 +226,10 @@ class TrainOptions:
       computations", gave an "approximate 0.7% improvement in MFU" (Sec. 6.3) on a >10,000-GPU
       job, read as 0.7 MFU points (the paper's unit in Table 3) of its 55.2 %: ``0.007 / 0.552 =
       0.0127``. Set ``slow_node_fraction = 0`` for a cluster that screens slow hosts out.
+    * ``lowp_scaling``: FP8 per-tensor scaling of the low-precision recipe, ``delayed`` (the scale
+      from the amax history, Transformer Engine's ``DelayedScaling``; Megatron-Core r0.12 and NeMo
+      24.x) or ``current`` (``Float8CurrentScaling``, "FP8-CS" of the Megatron-Bridge tables): one
+      more read of every cast's input (``simulator.formats.CAST_READS``).
     * ``grad_accum_fusion``: the weight-gradient GEMM accumulates into that buffer in its epilogue
       (Megatron ``--gradient-accumulation-fusion``, 2022+). Without it every micro-batch's weight
       gradients are added to the buffer by a separate kernel: ``P (g + 2 acc)`` bytes of HBM
@@ -241,6 +255,7 @@ class TrainOptions:
     dp_node_aware: bool = True
     slow_node_fraction: float = 0.005
     slow_node_penalty: float = 0.0127
+    lowp_scaling: str = "delayed"
 
     def __post_init__(self):
         from simulator.training.flops import check_mfu_attention
@@ -254,6 +269,10 @@ class TrainOptions:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= float(self.tp_comm_overlap) <= 1.0:
             raise ConfigError(f"tp_comm_overlap must be in [0, 1], got {self.tp_comm_overlap}")
+        from simulator.formats import CAST_READS
+
+        if self.lowp_scaling not in CAST_READS:
+            raise ConfigError(f"lowp_scaling '{self.lowp_scaling}' is not known; allowed: {', '.join(CAST_READS)}")
 
     @property
     def lowp_dtype(self) -> str:
@@ -276,6 +295,13 @@ class TrainOptions:
     def cast_bytes(self) -> float:
         """Bytes per element of the low-precision GEMM operands the recipe casts to (0 = none)."""
         return dtype_bytes(self.lowp_dtype) if self.lowp_dtype else 0.0
+
+    @property
+    def cast_reads(self) -> float:
+        """Passes over a cast's input under :attr:`lowp_scaling` (``simulator.formats.CAST_READS``)."""
+        from simulator.formats import CAST_READS
+
+        return CAST_READS[self.lowp_scaling]
 
     @property
     def grad_bytes(self) -> float:

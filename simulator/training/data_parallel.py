@@ -34,6 +34,13 @@ are counted from what frameworks do:
   and without prefetching the gathers are all exposed (``2 G``, plus ``max(R - B, 0)`` or ``R``).
   The backward pass carries both its gathers and the reduce-scatters on the same links, so it is
   the phase that saturates first as the data-parallel group grows.
+* **The replica group is ``dp x cp``**: context-parallel ranks hold the same weights and compute
+  gradients on different tokens of the same sequences, so gradients are reduced (and ZeRO states
+  sharded) over the data- *and* context-parallel ranks, as Megatron-Core does
+  (``megatron/core/distributed/param_and_grad_buffer.py``: ``self.dp_cp_group =
+  parallel_state.get_data_and_context_parallel_group(with_context_parallel=True)``; the
+  distributed optimizer shards over the same group). With ranks ordered TP, CP, DP, its members are
+  ``tp`` apart.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from simulator import ops, pricing
+from simulator.training.common import replica_ranks
 from simulator.training.memory import layer_weight_inventory
 
 
@@ -83,10 +91,11 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, fwd_compute
     ``dp_comm_s`` (exposed, the step's term), ``dp_reduce_s`` (all reduction calls back to back),
     ``dp_buckets`` and ``zero3_calls`` (per micro-batch).
     """
-    tp, cp, dp, ep = _f(layout.tp), _f(layout.cp), _f(layout.dp), _f(layout.ep)
+    tp, ep = _f(layout.tp), _f(layout.ep)
+    dp = replica_ranks(layout)  # data x context parallel: one gradient-reduction group
     zero = jnp.asarray(layout.zero)
     ab, gb = opts.act_bytes, opts.grad_bytes
-    stride = tp * cp
+    stride = tp
     if not opts.dp_node_aware:  # every rank alone in its node (TrainOptions.dp_node_aware)
         stride = jnp.where(dp * stride > hw.spec.devices_per_node, jnp.inf, stride)
     dp_exp = jnp.maximum(dp / ep, 1.0)

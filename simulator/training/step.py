@@ -54,7 +54,7 @@ from simulator import ops, pricing
 from simulator.dtypes import dtype_bytes
 from simulator.kernels import elementwise_bytes
 from simulator.layout_rule import stage_layers
-from simulator.training.common import Layout, TrainHardware, TrainOptions
+from simulator.training.common import Layout, TrainHardware, TrainOptions, replica_ranks
 from simulator.training.data_parallel import dp_communication
 from simulator.training.flops import model_flops_per_token
 from simulator.training.memory import memory_breakdown, params_per_device
@@ -122,7 +122,8 @@ def layer_inventory(spec, layout: Layout, seq_len, opts: TrainOptions) -> dict:
     ab = opts.act_bytes
     # low-precision recipe: the GEMMs read the cast (FP8) weight copies; casts priced as operators
     wb = opts.cast_bytes if opts.lowp_dtype else ab
-    prec = ops.Precision(weight_bytes=wb, act_bytes=ab, kv_bytes=ab, cast_bytes=opts.cast_bytes)
+    prec = ops.Precision(weight_bytes=wb, act_bytes=ab, kv_bytes=ab, cast_bytes=opts.cast_bytes,
+                         cast_reads=opts.cast_reads)
     tp, ep = _f(layout.tp), _f(layout.ep)
     T, attn = _micro_batch_work(layout, seq_len, opts.flash_attention)
     # Megatron expert parallelism: experts over the ep ranks of the data-parallel group, each split tp ways
@@ -283,7 +284,8 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     acc_b = dtype_bytes(opts.grad_accum_dtype)
     # weight-gradient accumulation into the fp32 buffer, per micro-batch (unless fused in the GEMM)
     pd = params_per_device(spec, layout)
-    grad_shard = jnp.where(zero >= 2, dp, 1.0)
+    replicas = replica_ranks(layout)  # ZeRO shards over data x context parallel ranks
+    grad_shard = jnp.where(zero >= 2, replicas, 1.0)
     accum = 0.0 if opts.grad_accum_fusion else _kernel_s(
         hw, 0.0, (pd["dense"] + pd["expert"]) * (gb + 2.0 * acc_b) / grad_shard)
     last_extra = last_extra + accum
@@ -300,7 +302,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     pipeline_s = m * (t_max + p2p) + bubble_s
 
     # data parallel gradient reduction / ZeRO traffic, in collective calls (training.data_parallel)
-    dp_exp = jnp.maximum(dp / ep, 1.0)
+    dp_exp = jnp.maximum(replicas / ep, 1.0)
     window = jnp.where(opts.grad_overlap, Ls * (lt["bwd"] + lt["recompute"]), 0.0)
     mb_compute = Ls * per_layer_compute + last_extra
     mb_fwd = Ls * lt["fwd"] + ht["head"] / 3.0  # the head is priced fwd + 2x bwd
@@ -309,7 +311,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
 
     # optimizer: Adam over the local shard (HBM), or over the host link when offloaded
     shard = jnp.where(zero >= 1, 1.0, 0.0)
-    p_opt = pd["dense"] / jnp.where(shard > 0, dp, 1.0) + pd["expert"] / jnp.where(shard > 0, dp_exp, 1.0)
+    p_opt = pd["dense"] / jnp.where(shard > 0, replicas, 1.0) + pd["expert"] / jnp.where(shard > 0, dp_exp, 1.0)
     acc_b = dtype_bytes(opts.grad_accum_dtype)
     adam_bytes = p_opt * (acc_b * (1.0 + opts.optimizer_extra_passes) + 2.0 * opts.optimizer_bytes_per_param + ab)
     offload = jnp.asarray(layout.offload)

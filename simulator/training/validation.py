@@ -99,8 +99,13 @@ micro-batch (DeepSpeed's pipeline ``TrainSchedule``, ``deepspeed/runtime/pipe/sc
 ``ReduceGrads`` once per step, after the last backward), and gradient clipping without loss scaling (norm read + clip read/write =
 3 passes over the fp32 gradients)."""
 
+MEGATRON_BRIDGE_2025 = dataclasses.replace(NEMO_2024, lowp_scaling="current")
+"""Megatron-Bridge performance recipes of the 25.x NeMo containers ("FP8-CS" rows of its
+performance summary): :data:`NEMO_2024` with FP8 current scaling (an amax pass before each cast,
+``TrainOptions.lowp_scaling``)."""
+
 RECIPES = {"megatron2021": MEGATRON_2021, "megatron2022": MEGATRON_2022, "fsdp_flash": FSDP_FLASH,
-           "deepspeed2021": DEEPSPEED_ZERO3_2021, "nemo2024": NEMO_2024,
+           "deepspeed2021": DEEPSPEED_ZERO3_2021, "nemo2024": NEMO_2024, "megatron_bridge2025": MEGATRON_BRIDGE_2025,
            "megatron_deepspeed2022": MEGATRON_DEEPSPEED_2022}
 """Recipe names of the validation tables (``recipe`` column) -> :class:`TrainOptions`."""
 
