@@ -6,6 +6,7 @@ the dataset registry, and a missing file skips the test with the expected path a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -53,8 +54,10 @@ def require_dataset(name: str) -> Path:
 # Timing tests measure this machine's CPU: under pytest-xdist the other worker would share the two
 # cores and make the measurement swing (``test_cpu_held_out_error`` failed that way). A test marked
 # ``exclusive_cpu`` runs alone: it takes an exclusive lock that every other test holds shared, so the
-# other worker finishes its current test and waits. A turnstile lock stops the other worker from
-# re-taking the shared lock between two tests while the exclusive one waits (flock is not fair).
+# other worker finishes its current test and waits. The lock is held around a test's whole run
+# protocol (setup, call, teardown), so module fixtures that another test's setup builds are inside it
+# too. A turnstile lock stops the other worker from re-taking the shared lock between two tests while
+# the exclusive one waits (flock is not fair).
 _LOCK_DIR = Path(os.environ[_SESSION_CACHE_VAR])
 
 
@@ -62,11 +65,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "exclusive_cpu: run with no other test running (CPU timing)")
 
 
-@pytest.fixture(autouse=True)
-def _cpu_exclusivity(request):
+@contextlib.contextmanager
+def _cpu_lock(exclusive: bool):
     import fcntl
 
-    exclusive = request.node.get_closest_marker("exclusive_cpu") is not None
     with open(_LOCK_DIR / "turnstile.lock", "a+") as turnstile, open(_LOCK_DIR / "cpu.lock", "a+") as cpu:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if not exclusive:
@@ -78,3 +80,9 @@ def _cpu_exclusivity(request):
             fcntl.flock(cpu, fcntl.LOCK_UN)
             if exclusive:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with _cpu_lock(item.get_closest_marker("exclusive_cpu") is not None):
+        yield
