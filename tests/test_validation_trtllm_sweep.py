@@ -1,0 +1,60 @@
+"""TensorRT-LLM perf-overview tables as a whole (``data/validation/trtllm_perf_overview_rows.csv``):
+80 cells, 8 model / GPU / TP columns x 10 ISL/OSL pairs, predicted with the catalog's default
+efficiencies through the same mapping as ``tests/test_validation_serving.py`` (largest batch that
+fits, static batching, engine ``none``).
+
+What it shows (numbers when added, stop 20): the FP8 columns (H100, H200; 60 cells) have a median
+|error| of about 9 %, bias positive at short prompts and negative at 20k-token prompts; the B200
+NVFP4 columns (20 cells) are too fast in every cell, +16 ... +60 % (70B, TP 1) and +29 ... +88 %
+(405B, TP 4), in prefill-heavy pairs (2048/128, 5000/500) as much as in decode-heavy ones: a
+systematic B200 FP4 miss, not one row's batch (docs/serving.md, "Low precision"). The FP8 gates
+are regression bounds around what the model does now; the FP4 ones only guard against it getting
+worse while the cause is unknown.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from simulator.resources import data_file
+from simulator.serving import predict_serve
+
+ROWS = data_file("validation/trtllm_perf_overview_rows.csv")
+BATCH_CAP = 8192
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> pd.DataFrame:
+    rows = pd.read_csv(ROWS)
+    out = []
+    for r in rows.itertuples():
+        kw = dict(tp=int(r.tp), weight_dtype=r.weight_dtype, act_dtype=r.act_dtype, kv_dtype=r.kv_dtype,
+                  input_len=int(r.input_len), output_len=int(r.output_len), engine="none")
+        batch = int(min(predict_serve(r.model, r.hardware, batch=1, **kw)["max_batch"], BATCH_CAP))
+        p = predict_serve(r.model, r.hardware, batch=max(batch, 1), **kw)
+        out.append(dict(id=r.id, table=r.table, fp4=r.act_dtype == "fp4", input_len=r.input_len,
+                        output_len=r.output_len, batch=batch, fits=bool(p["fits"]),
+                        error=float(p["output_tokens_per_s"]) / float(r.measured_output_tokens_per_s) - 1.0))
+    return pd.DataFrame(out)
+
+
+def test_perf_overview_tables():
+    df = _table()
+    assert len(df) == 80 and df.fits.all()
+    pivot = df.pivot_table(index=["input_len", "output_len"], columns="table", values="error")
+    with pd.option_context("display.width", 220, "display.max_columns", 12):
+        print("\n" + (100 * pivot).round(0).to_string())
+    fp8, fp4 = df[~df.fp4].error, df[df.fp4].error
+    print(f"FP8 (H100/H200, {len(fp8)} cells): median |error| {100 * fp8.abs().median():.1f}%, "
+          f"range {100 * fp8.min():+.0f} ... {100 * fp8.max():+.0f}%")
+    print(f"NVFP4 (B200, {len(fp4)} cells): median {100 * fp4.median():+.1f}%, "
+          f"range {100 * fp4.min():+.0f} ... {100 * fp4.max():+.0f}%")
+    # FP8: median within the issue's 12 % serving target, every cell within 40 %
+    assert fp8.abs().median() <= 0.12
+    assert (fp8.abs() <= 0.40).all(), df[~df.fp4 & (df.error.abs() > 0.40)][["id", "error"]]
+    # NVFP4: the known systematic miss; fail if it grows (every cell within 2x, median below +65 %)
+    assert (np.abs(np.log1p(fp4)) < np.log(2.0)).all()
+    assert fp4.median() <= 0.65
