@@ -172,7 +172,7 @@ def register(predict_app: typer.Typer) -> None:
         warnings = check_train_inputs(model=model, system=system, gpus=gpus, global_batch=global_batch, seq=seq, tp=tp, pp=pp,
                                       dp=dp, cp=cp, ep=ep, micro_batch=micro_batch, virtual_stages=virtual_stages,
                                       zero=zero, recompute=recompute, offload=offload, tokens=tokens, dtype=dtype,
-                                      top=top, calibration=calibration)
+                                      top=top, calibration=calibration, lowp_scaling=lowp_scaling)
         from simulator.training import TrainOptions, predict_training
         from simulator.training import search as search_fn
 

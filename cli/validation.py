@@ -358,7 +358,7 @@ def law_range_warnings(law_name: str, **inputs: float | None) -> list[str]:
 
 # ------------------------------------------------------------------------------- command checks
 def check_train_inputs(*, model=None, system, gpus, global_batch, seq, tp, pp, dp, cp, ep, micro_batch, virtual_stages, zero,
-                       recompute, offload, tokens, dtype, top, calibration) -> list[str]:
+                       recompute, offload, tokens, dtype, top, calibration, lowp_scaling="delayed") -> list[str]:
     """``simlab predict train``: option ranges, the training dtype; warnings for a sequence beyond the
     model's maximum context and for TP across nodes."""
     check_options(gpus=gpus, global_batch=global_batch, seq=seq, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
@@ -367,6 +367,9 @@ def check_train_inputs(*, model=None, system, gpus, global_batch, seq, tp, pp, d
     if dtype not in ENUMS["--train-dtype"]:
         raise InputError(f"--dtype {dtype!r} is not a training format; allowed: {', '.join(ENUMS['--train-dtype'])} "
                          "(integer and 4-bit formats are for inference: simlab predict serve --weight-dtype)")
+    from simulator.formats import CAST_READS
+
+    check_enum("--lowp-scaling", lowp_scaling, tuple(CAST_READS))
     if calibration is not None and not str(calibration).strip():
         raise InputError("--calibration is empty; allowed: a profile path or 'default'")
     from hardware_db import load_system

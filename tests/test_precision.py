@@ -42,13 +42,16 @@ def test_build_hw_splits_a_low_precision_compute_dtype():
     assert float(f8.lowp_eff_ratio) == pytest.approx((1402.6 / 1978.9) / (794.5 / 989.4), rel=1e-6)
     assert float(f8.attn_lowp) == 0.0 and float(build_hw(dev, "fp8", lowp_attention=True).attn_lowp) == 1.0
     assert float(bf.lowp_peak_ratio) == 1.0 and float(bf.lowp_eff_ratio) == 1.0 and float(bf.attn_lowp) == 0.0
-    # every sourced ratio is a fraction of the bf16 efficiency near 1, and names its source
+    # every sourced ratio is a fraction of the bf16 efficiency and names its source; FP8 ratios are
+    # near 1 (MAMF tables), B200 NVFP4 at model shapes is 0.70 (FlashInfer / vLLM kernel tables)
     with_ratio = [d for d in (load_device(n) for n in list_devices()) if d.efficiency.lowp_gemm]
     assert {d.name for d in with_ratio} >= {"H100-SXM5-80GB", "H200-SXM-141GB", "B200-SXM-180GB"}
     for d in with_ratio:
         assert "mamf" in d.efficiency.lowp_source.lower(), d.name
         for dtype, r in d.efficiency.lowp_gemm.items():
-            assert 0.8 < r <= 1.0, (d.name, dtype)
+            low = 0.6 if dtype == "fp4" else 0.8
+            assert low < r <= 1.0, (d.name, dtype)
+    assert "flashinfer" in load_device("b200").efficiency.lowp_source.lower()
     b200 = build_hw(load_device("b200"), "fp4")
     assert float(b200.lowp_peak_ratio) == pytest.approx(4.0)
 
