@@ -392,18 +392,11 @@ def check_train_inputs(*, model=None, system, gpus, global_batch, seq, tp, pp, d
 def guard_train(result: dict, system, calibration, **inputs) -> None:
     """Refuse a training result that is not physical (:func:`simulator.guards.check_train`)."""
     from hardware_db import load_system
-    from simulator.guards import check_train, compute_ceiling
-    from simulator.hw import build_hw
+    from simulator.guards import check_train, compute_ceiling, lowp_ceiling_factor
 
     device = load_system(system).device
     ceiling = 1.0 if calibration is not None else compute_ceiling(device)
-    dtype = inputs.get("dtype")
-    if dtype is not None:  # HFU is counted against the bf16 peak: low-precision GEMMs may run above it
-        try:
-            spec = build_hw(device, str(dtype))
-            ceiling *= max(1.0, float(spec.lowp_peak_ratio) * float(spec.lowp_eff_ratio))
-        except Exception:  # noqa: BLE001  (an unknown dtype is refused earlier; keep the plain ceiling)
-            pass
+    ceiling *= lowp_ceiling_factor(device, inputs.get("dtype"))  # HFU is counted against the bf16 peak
     check_train(result, {"system": system, **inputs}, compute_efficiency=ceiling)
 
 

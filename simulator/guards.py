@@ -144,4 +144,17 @@ def compute_ceiling(device) -> float:
     return min(1.0, max(values))
 
 
-__all__ = ["check_serve", "check_train", "compute_ceiling"]
+def lowp_ceiling_factor(device, dtype) -> float:
+    """Factor on the HFU ceiling under a low-precision training recipe: HFU is counted against the
+    bf16 peak (``simulator.training.step``), and the recipe's GEMMs may run faster by the device's
+    peak x efficiency ratios (``simulator.hw.build_hw``: ``lowp_peak_ratio x lowp_eff_ratio``); 1 for
+    other dtypes, never below 1."""
+    from simulator.hw import LOWP_DTYPES, build_hw
+
+    if dtype not in LOWP_DTYPES:
+        return 1.0
+    spec = build_hw(device, str(dtype))
+    return max(1.0, float(spec.lowp_peak_ratio) * float(spec.lowp_eff_ratio))
+
+
+__all__ = ["check_serve", "check_train", "compute_ceiling", "lowp_ceiling_factor"]

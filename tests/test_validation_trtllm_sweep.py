@@ -18,26 +18,23 @@ import functools
 
 import numpy as np
 import pandas as pd
+from test_validation_serving import predict_row
 
 from simulator.resources import data_file
-from simulator.serving import predict_serve
 
 ROWS = data_file("validation/trtllm_perf_overview_rows.csv")
-BATCH_CAP = 8192
 
 
 @functools.lru_cache(maxsize=1)
 def _table() -> pd.DataFrame:
-    rows = pd.read_csv(ROWS)
+    """Every cell through ``test_validation_serving.predict_row`` (its ``max_fit`` rule and batch cap)."""
+    rows = pd.read_csv(ROWS).assign(batch=0, batch_rule="max_fit", metric="output_tokens_per_s", engine="none")
     out = []
     for r in rows.itertuples():
-        kw = dict(tp=int(r.tp), weight_dtype=r.weight_dtype, act_dtype=r.act_dtype, kv_dtype=r.kv_dtype,
-                  input_len=int(r.input_len), output_len=int(r.output_len), engine="none")
-        batch = int(min(predict_serve(r.model, r.hardware, batch=1, **kw)["max_batch"], BATCH_CAP))
-        p = predict_serve(r.model, r.hardware, batch=max(batch, 1), **kw)
+        batch, pred = predict_row(r)
         out.append(dict(id=r.id, table=r.table, fp4=r.act_dtype == "fp4", input_len=r.input_len,
-                        output_len=r.output_len, batch=batch, fits=bool(p["fits"]),
-                        error=float(p["output_tokens_per_s"]) / float(r.measured_output_tokens_per_s) - 1.0))
+                        output_len=r.output_len, batch=batch, fits=True,
+                        error=pred / float(r.measured_output_tokens_per_s) - 1.0))
     return pd.DataFrame(out)
 
 

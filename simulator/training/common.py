@@ -160,6 +160,12 @@ def replica_ranks(layout: Layout):
     return jnp.asarray(layout.dp, dtype=float) * jnp.asarray(layout.cp, dtype=float)
 
 
+def expert_replica_ranks(layout: Layout):
+    """Ranks holding the same expert weights: the replica ranks over the expert-parallel degree,
+    ``max(dp x cp / ep, 1)`` (expert parallelism splits the experts across the replica ranks)."""
+    return jnp.maximum(replica_ranks(layout) / jnp.asarray(layout.ep, dtype=float), 1.0)
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """Static choices of the training recipe (not searched). Bytes per element from ``dtypes``.

@@ -48,7 +48,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from simulator import ops, pricing
-from simulator.training.common import replica_ranks
+from simulator.training.common import expert_replica_ranks, replica_ranks
 from simulator.training.memory import layer_weight_inventory
 
 
@@ -98,7 +98,7 @@ def dp_communication(spec, layout, hw, params: dict, opts, window_s, fwd_compute
     stride = tp
     if not opts.dp_node_aware:  # every rank alone in its node (TrainOptions.dp_node_aware)
         stride = jnp.where(dp * stride > hw.spec.devices_per_node, jnp.inf, stride)
-    dp_exp = jnp.maximum(dp / ep, 1.0)
+    dp_exp = expert_replica_ranks(layout)
     groups = ((params["dense"], dp, stride), (params["expert"], dp_exp, stride * ep))
     # Megatron-core: bucket_size = max(40e6, 1e6 x dp) parameters (larger groups, fewer calls)
     bucket = jnp.maximum(jnp.maximum(_f(opts.dp_bucket_params), _f(opts.dp_bucket_params_per_rank) * dp), 1.0)

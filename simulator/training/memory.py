@@ -37,7 +37,7 @@ import jax.numpy as jnp
 
 from simulator import ops
 from simulator.layout_rule import stage_layers
-from simulator.training.common import Layout, TrainHardware, TrainOptions, replica_ranks
+from simulator.training.common import Layout, TrainHardware, TrainOptions, expert_replica_ranks, replica_ranks
 
 
 def _f(x):
@@ -151,9 +151,9 @@ def memory_breakdown(spec, layout: Layout, hw: TrainHardware, global_batch, seq_
     """
     s = _shape(spec)
     wb, gb, K = opts.act_bytes, opts.grad_bytes, opts.optimizer_bytes_per_param
-    zero, dp, ep = jnp.asarray(layout.zero), replica_ranks(layout), _f(layout.ep)  # ZeRO over dp x cp
+    zero, dp = jnp.asarray(layout.zero), replica_ranks(layout)  # ZeRO over dp x cp
     pd = params_per_device(spec, layout)
-    dp_expert = jnp.maximum(dp / ep, 1.0)
+    dp_expert = expert_replica_ranks(layout)
     shard_w = jnp.where(zero >= 3, 1.0, 0.0)
     shard_g = jnp.where(zero >= 2, 1.0, 0.0)
     shard_o = jnp.where(zero >= 1, 1.0, 0.0)

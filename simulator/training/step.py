@@ -54,7 +54,7 @@ from simulator import ops, pricing
 from simulator.dtypes import dtype_bytes
 from simulator.kernels import elementwise_bytes
 from simulator.layout_rule import stage_layers
-from simulator.training.common import Layout, TrainHardware, TrainOptions, replica_ranks
+from simulator.training.common import Layout, TrainHardware, TrainOptions, expert_replica_ranks, replica_ranks
 from simulator.training.data_parallel import dp_communication
 from simulator.training.flops import model_flops_per_token
 from simulator.training.memory import memory_breakdown, params_per_device
@@ -302,7 +302,7 @@ def train_step(spec, layout: Layout, hw: TrainHardware, global_batch, seq_len,
     pipeline_s = m * (t_max + p2p) + bubble_s
 
     # data parallel gradient reduction / ZeRO traffic, in collective calls (training.data_parallel)
-    dp_exp = jnp.maximum(replicas / ep, 1.0)
+    dp_exp = expert_replica_ranks(layout)
     window = jnp.where(opts.grad_overlap, Ls * (lt["bwd"] + lt["recompute"]), 0.0)
     mb_compute = Ls * per_layer_compute + last_extra
     mb_fwd = Ls * lt["fwd"] + ht["head"] / 3.0  # the head is priced fwd + 2x bwd
