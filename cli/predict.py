@@ -90,7 +90,7 @@ def serve(
     breakdown: bool = typer.Option(False, "--breakdown", help="Per-operator time, FLOP, bytes and bound."),
     json_out: bool = typer.Option(False, "--json", help="JSON with SI-unit keys instead of a table."),
     calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (the shipped profile, when it qualifies as a default)."),
-    engine: str = typer.Option("none", "--engine", help="Serving engine whose host/framework time is added to every step: vllm (>= v0.6), vllm-v0.5, sglang, llama.cpp, or none (the default: the bare kernel sequence, today's numbers). TensorRT-LLM: no published per-step host time, use none."),
+    engine: str = typer.Option("none", "--engine", help="Serving engine whose host/framework time is added to every step: vllm (>= v0.6), vllm-v0.5, tensorrt-llm (PyTorch backend), sglang, llama.cpp, or none (the default: the bare kernel sequence)."),
 ) -> None:
     """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
     warnings = _check_serve_inputs(model=model, hardware=hardware, system=system, tp=tp, pp=pp, ep=ep, dp=dp,

@@ -42,6 +42,14 @@ def param_counts(model, tp=1, ep=1, dp=1):
     return total, active
 
 
+def head_param_count(model, tp=1):
+    """Weights of the embedding (and learned position table) and the untied LM head held by one TP
+    rank (the inventory's ``embedding`` + ``lm_head`` params): the part of :func:`param_counts`
+    stored at ``Precision.head_bytes()``."""
+    ops = _ops.head_ops(model, 1.0, 1.0, Precision(), tp, 1)
+    return ops["embedding"].params + ops["lm_head"].params
+
+
 def attention_flops_per_token(model, keys):
     """Score + context FLOP per query token attending ``keys`` keys: ``2 L heads (qk_dim + v_dim) keys``.
 

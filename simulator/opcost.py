@@ -107,6 +107,17 @@ class Precision:
 
     ``cast_reads``: passes over a cast's high-precision input, one kernel each
     (``simulator.formats.CAST_READS``: 1 for FP8 delayed scaling, 2 for current scaling).
+
+    ``gemm_in_bytes``: bytes per element of the input operand of the linear-layer GEMMs when it is
+    narrower than the activations (W8A8 / W4A4 inference: the producing kernel, e.g. the RMSNorm,
+    writes the FP8 / NVFP4 operand, while the residual stream, attention, norms and the TP
+    all-reduce stay in ``act_bytes``, bf16); 0 (the default) = ``act_bytes``.
+
+    ``head_weight_bytes``: bytes per element of the embedding table and the LM head when they are
+    kept in another dtype than the layers' linear weights; 0 (the default) = ``weight_bytes``.
+    W8A8 / W4A4 checkpoints quantise only the linear layers of the transformer blocks (ModelOpt's
+    ``_default_disabled_quantizer_cfg`` disables ``*lm_head*``; the embedding has no quantizer),
+    so serving sets it to the bf16 bytes there (``simulator.serving.frontend.head_weight_bytes_of``).
     """
 
     weight_bytes: jax.Array | float = 2.0
@@ -115,6 +126,20 @@ class Precision:
     cast_bytes: jax.Array | float = 0.0
     dequant_flop: jax.Array | float = 0.0
     cast_reads: jax.Array | float = 1.0
+    head_weight_bytes: jax.Array | float = 0.0
+    gemm_in_bytes: jax.Array | float = 0.0
+
+    def gemm_input_bytes(self):
+        """Bytes per element of a linear-layer GEMM's input operand: ``gemm_in_bytes`` where set
+        (> 0), else ``act_bytes``."""
+        gb = _f(self.gemm_in_bytes)
+        return jnp.where(gb > 0, gb, _f(self.act_bytes))
+
+    def head_bytes(self):
+        """Bytes per element of the embedding and LM-head weights: ``head_weight_bytes`` where set
+        (> 0), else ``weight_bytes``."""
+        hb = _f(self.head_weight_bytes)
+        return jnp.where(hb > 0, hb, _f(self.weight_bytes))
 
 
 @jax.tree_util.register_dataclass
@@ -225,7 +250,9 @@ def dequant_passes(m):
 
 
 def gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, weight_elems=None, params=0.0) -> OpCost:
-    """A GEMM ``[m, k] @ [k, n]`` with weights (``k n`` elements unless ``weight_elems``) in the weight tier.
+    """A GEMM ``[m, k] @ [k, n]`` with weights (``k n`` elements unless ``weight_elems``) in the weight tier;
+    input read at ``prec.gemm_input_bytes()`` (the layer's weight format) or ``act_bytes`` (an
+    override such as the router), output written at ``act_bytes``.
 
     A weight-only format (``prec.dequant_flop`` > 0) dequantises every weight once per
     :func:`dequant_passes` inside the kernel: ``vec_flops = dequant_flop x weights x passes``
@@ -234,8 +261,9 @@ def gemm(m, n, k, prec: Precision, weight_bytes_per_elem=None, kernels=1.0, weig
     wb = prec.weight_bytes if weight_bytes_per_elem is None else weight_bytes_per_elem
     welems = _f(k) * n if weight_elems is None else weight_elems
     dq = _f(prec.dequant_flop) if weight_bytes_per_elem is None else 0.0
+    a_in = prec.gemm_input_bytes() if weight_bytes_per_elem is None else prec.act_bytes
     return op(flops=gemm_flops(m, n, k), weight_bytes=welems * wb,
-              act_bytes=gemm_bytes(m, n, k, prec.act_bytes, 0.0, prec.act_bytes), kernels=kernels, rows=m,
+              act_bytes=gemm_bytes(m, n, k, a_in, 0.0, prec.act_bytes), kernels=kernels, rows=m,
               params=params, vec_flops=dq * welems * dequant_passes(m))
 
 

@@ -273,13 +273,13 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
                        params=_f(model.router_params())).scaled(moe),
         "router_topk": vector(t * e, SOFTMAX_FLOP_PER_SCORE, prec.act_bytes).scaled(moe),
         "moe_up": op(flops=gemm_flops(pairs, gate * fe, h), weight_bytes=distinct * h * gate * fe * per_expert_shard
-                     * prec.weight_bytes, act_bytes=pairs * (h + gate * fe) * prec.act_bytes, kernels=moe,
+                     * prec.weight_bytes, act_bytes=pairs * (h * prec.gemm_input_bytes() + gate * fe * prec.act_bytes), kernels=moe,
                      rows=per_expert_rows, params=e * up_e / shards,
                      vec_flops=_f(prec.dequant_flop) * distinct * h * gate * fe * per_expert_shard
                      * dequant_passes(per_expert_rows)),
         "moe_act": vector(pairs * fe, ACTIVATION_FLOP_PER_ELEM, prec.act_bytes, reads=gate).scaled(moe),
         "moe_down": op(flops=gemm_flops(pairs, h, fe), weight_bytes=distinct * fe * h * per_expert_shard
-                       * prec.weight_bytes, act_bytes=pairs * (fe + h) * prec.act_bytes, kernels=moe,
+                       * prec.weight_bytes, act_bytes=pairs * (fe * prec.gemm_input_bytes() + h * prec.act_bytes), kernels=moe,
                        rows=per_expert_rows, params=e * down_e / shards,
                        vec_flops=_f(prec.dequant_flop) * distinct * fe * h * per_expert_shard
                        * dequant_passes(per_expert_rows)),
@@ -322,7 +322,8 @@ def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str,
 
     ``pp_send_recv`` carries ``(pp - 1)`` hand-offs of ``T h`` activations per forward step.
     Weights: the embedding (and a learned position table) split ``tp`` ways over the vocabulary;
-    the LM head holds its own ``V h / tp`` unless tied to the embedding.
+    the LM head holds its own ``V h / tp`` unless tied to the embedding, read at
+    ``Precision.head_bytes()`` per element (bf16 in W8A8 / W4A4 checkpoints).
     """
     t = _f(tokens)
     lm = _f(lm_tokens)
@@ -332,7 +333,7 @@ def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str,
     return {
         "embedding": op(act_bytes=2.0 * t * h * prec.act_bytes, params=emb_params),
         "final_norm": vector(lm * h, _norm_flop(model), prec.act_bytes, params=_norm_params(model)),
-        "lm_head": op(flops=gemm_flops(lm, v_local, h), weight_bytes=h * v_local * prec.weight_bytes,
+        "lm_head": op(flops=gemm_flops(lm, v_local, h), weight_bytes=h * v_local * prec.head_bytes(),
                       act_bytes=lm * h * prec.act_bytes + lm * v_local * LOGITS_BYTES, rows=lm,
                       params=(1.0 - _f(model.tied_embeddings)) * h * v_local,
                       vec_flops=_f(prec.dequant_flop) * h * v_local * dequant_passes(lm)),
@@ -379,6 +380,7 @@ def forward_ops(model, tokens, attn: AttnWork, lm_tokens, prec: Precision, tp=1,
 # Readers of the inventory (parameter totals, matrix FLOPs) live in simulator.inventory.
 from simulator.inventory import (  # noqa: E402
     attention_flops_per_token,
+    head_param_count,
     matmul_flops,
     op_field,
     param_counts,
@@ -389,6 +391,7 @@ __all__ = [
     "ATTENTION", "AttnWork", "COMM", "COMM_OPS", "GEMM", "HEAD_OPS", "LAYER_OPS", "OP_EFF_CLASS", "OP_INFO",
     "OP_KINDS", "OpCost", "OpInfo", "Precision", "QUANT_FORMAT_BYTES", "QUANT_FORMAT_GEMM_DTYPE", "CAST_OPS", "DEQUANT_FLOP_PER_WEIGHT", "gemm_casts", "VECTOR", "attention_flops_per_token",
     "attention_ops", "attention_work", "dense_mlp_ops", "expected_distinct_experts", "forward_ops", "head_ops",
+    "head_param_count",
     "kv_cache_bytes_per_token", "kv_elems_per_token_layer", "layer_counts", "layer_ops", "matmul_flops",
     "moe_ops", "op_field", "param_counts", "qkv_weight_elems", "total_cost",
 ]

@@ -44,6 +44,7 @@ from simulator.serving import (
     RESULT_COLUMNS,
     ServeConfig,
     dequant_flop_of,
+    head_weight_bytes_of,
     resolve_dtypes,
     resolve_hardware,
     resolve_model,
@@ -135,15 +136,21 @@ def _model_table(names: tuple):
 
 
 def _hw_table(pairs: tuple, is_system: bool):
-    """``(padded stacked HwSpec table, act bytes, compute dtypes)`` of distinct ``(hardware, act dtype)``."""
-    hw_specs, act_bytes, compute_dtypes = [], [], []
+    """``(padded stacked HwSpec table, bytes of the act dtype, compute dtypes, act bytes, GEMM-input
+    bytes)`` of distinct ``(hardware, act dtype)``: the act dtype's bytes are the default of the
+    weight and KV dtypes; the last two are the front end's ``Precision`` fields (bf16 activations
+    with low-precision GEMM inputs for W8A8 / W4A4)."""
+    hw_specs, dtype_bytes, compute_dtypes, act_bytes, gemm_in = [], [], [], [], []
     for name, a in pairs:
         obj = resolve_hardware(None, name) if is_system else resolve_hardware(name)
         cdt, prec = resolve_dtypes(obj, None, a, None)
         hw_specs.append(build_hw(obj, cdt))
-        act_bytes.append(float(prec.act_bytes))
+        dtype_bytes.append(float(prec.kv_bytes))  # the KV default is the act dtype's bytes
         compute_dtypes.append(cdt)
-    return _pad_table(stack_numpy(hw_specs, all_float=True)), np.asarray(act_bytes), np.asarray(compute_dtypes, dtype=object)
+        act_bytes.append(float(prec.act_bytes))
+        gemm_in.append(float(prec.gemm_in_bytes))
+    return (_pad_table(stack_numpy(hw_specs, all_float=True)), np.asarray(dtype_bytes),
+            np.asarray(compute_dtypes, dtype=object), np.asarray(act_bytes), np.asarray(gemm_in))
 
 
 def _codes(values):
@@ -233,9 +240,9 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
         return None if a is None or (isinstance(a, float) and np.isnan(a)) else str(a).lower()
 
     pair_names = tuple((hu[int(k) // (len(au) + 1)], _act(au[int(k) % (len(au) + 1)])) for k in pairs)
-    hws, act_table, cdt_table = cached_table("hw", pair_names, _hw_table, is_system)
+    hws, dtype_table, cdt_table, act_table, gemm_in_table = cached_table("hw", pair_names, _hw_table, is_system)
     hws: HwSpec
-    a_bytes = act_table[h_codes]
+    a_bytes = dtype_table[h_codes]   # the act dtype's element bytes: default of the weight and KV dtypes
 
     def bytes_col(col, fn):
         out = a_bytes.copy()
@@ -252,6 +259,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     w_bytes = bytes_col("weight_dtype", weight_bytes_of)
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
     dq_flop = dequant_flop_of(w_bytes, a_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
+    head_bytes = head_weight_bytes_of(w_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
     eng_arrays, eng_bad = _engine_columns(df)
@@ -285,7 +293,8 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
             return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
 
         prec_arrays = tuple(blk(x).astype(np.float32, copy=False)
-                            for x in (w_bytes, a_bytes, kv_bytes, np.zeros_like(w_bytes), dq_flop))
+                            for x in (w_bytes, act_table[h_codes], kv_bytes, np.zeros_like(w_bytes), dq_flop,
+                                      np.ones_like(w_bytes), head_bytes, gemm_in_table[h_codes]))
         cfg_arrays = tuple(blk(safe[name]).astype(np.float32, copy=False) for name in cfg_names)
         idx = (blk(m_codes).astype(np.int32), blk(h_codes).astype(np.int32))
         out = _eval_block(models, hws, *idx, prec_arrays, cfg_arrays, drafts,
@@ -307,7 +316,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
                 results[k] &= valid
             else:
                 results[k][~valid] = np.nan
-    extra = {"fits": results["fits"], "weight_bytes_per_param": w_bytes, "act_bytes_per_elem": a_bytes,
+    extra = {"fits": results["fits"], "weight_bytes_per_param": w_bytes, "act_bytes_per_elem": act_table[h_codes],
              "kv_bytes_per_elem": kv_bytes, "valid": valid, "error": reason}
     names = [*float_cols, *extra]
     keep = df.drop(columns=[c for c in names if c in df.columns])

@@ -17,7 +17,7 @@ def test_every_engine_names_a_source_and_has_physical_numbers():
     for name, spec in ENGINES.items():
         assert spec.source.strip(), name
         assert 0.0 <= spec.step_s < 0.1 and 0.0 <= spec.per_sequence_s < 1e-2 and 0.0 <= spec.host_share < 0.5, name
-    for name in ("vllm", "vllm-v0.5", "sglang", "llama.cpp"):
+    for name in ("vllm", "vllm-v0.5", "tensorrt-llm", "sglang", "llama.cpp"):
         assert "github.com" in ENGINES[name].source or "lmsys.org" in ENGINES[name].source
 
 
@@ -36,11 +36,19 @@ def test_formula_and_broadcasting():
 
 
 def test_unknown_engine_names_the_allowed_values():
-    with pytest.raises(ConfigError, match="allowed: none, vllm-v0.5, vllm, llama.cpp, sglang") as err:
+    with pytest.raises(ConfigError, match="allowed: none, vllm-v0.5, vllm, llama.cpp, tensorrt-llm, sglang") as err:
         engine_overhead_s("tgi", 1)
     assert isinstance(err.value, SimlabError)
-    with pytest.raises(ConfigError):   # no published per-step number found (module docstring)
-        engine_overhead_s("tensorrt-llm", 1)
+    with pytest.raises(ConfigError):   # no published per-step number found for TGI or LMDeploy
+        engine_overhead_s("lmdeploy", 1)
+
+
+def test_tensorrt_llm_engine_is_the_measured_exposed_host_time():
+    """0.58 ms per iteration, whatever the batch (TensorRT-LLM issue #13957: overlap scheduler on)."""
+    spec = ENGINES["tensorrt-llm"]
+    assert spec.step_s == pytest.approx(5.8e-4) and spec.per_sequence_s == 0.0 and spec.host_share == 0.0
+    assert "13957" in spec.source
+    np.testing.assert_allclose(np.asarray(engine_overhead_s("TensorRT-LLM", jnp.asarray([1.0, 512.0]))), 5.8e-4)
 
 
 def test_llama_cpp_is_a_share_of_the_token_time():

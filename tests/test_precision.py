@@ -19,7 +19,7 @@ from hardware_db import list_devices, load_device, load_system
 from simulator import ops, pricing
 from simulator.hw import build_hw, stack_hw
 from simulator.models import load_model
-from simulator.serving.frontend import resolve_dtypes, weight_bytes_of
+from simulator.serving.frontend import predict_serve, resolve_dtypes, weight_bytes_of
 from simulator.training import Layout, TrainOptions, train_hardware
 from simulator.training.step import _ops_s, layer_inventory, layer_times
 
@@ -161,8 +161,35 @@ def test_scaled_weight_formats_carry_their_block_scales():
     assert weight_bytes_of("mxfp8") == pytest.approx(8.25 / 8.0)
     assert weight_bytes_of("fp8_e4m3") == 1.0 and weight_bytes_of("fp4") == 0.5
     dtype, prec = resolve_dtypes(load_device("b200"), "nvfp4", "nvfp4", "fp8")
-    assert dtype == "fp4" and float(prec.act_bytes) == pytest.approx(4.5 / 8.0)
+    # W4A4: the GEMM inputs carry the NVFP4 scales; activations, embedding and LM head stay bf16
+    assert dtype == "fp4" and float(prec.gemm_input_bytes()) == pytest.approx(4.5 / 8.0)
+    assert float(prec.act_bytes) == 2.0 and float(prec.head_bytes()) == 2.0
     assert float(prec.weight_bytes) == pytest.approx(4.5 / 8.0) and float(prec.kv_bytes) == 1.0
+
+
+def test_w8a8_keeps_activations_head_and_allreduce_in_bf16():
+    """ModelOpt FP8 / NVFP4 checkpoints quantise only the linear layers (weights and inputs): the
+    TP all-reduce carries bf16, the LM head reads bf16 weights, weight memory counts the embedding
+    and LM head at 2 bytes; the linear GEMMs read their FP8 input. Weight-only and bf16 unchanged."""
+    dev = load_device("h100-sxm5-80gb")
+    _, fp8 = resolve_dtypes(dev, "fp8", "fp8", "fp8")
+    _, bf16 = resolve_dtypes(dev, None, None, None)
+    assert float(fp8.act_bytes) == 2.0 and float(fp8.gemm_input_bytes()) == 1.0 and float(fp8.head_bytes()) == 2.0
+    assert float(bf16.gemm_in_bytes) == 0.0 and float(bf16.head_weight_bytes) == 2.0
+    _, w4 = resolve_dtypes(dev, "int4", "bf16", None)   # weight-only: the embedding follows the weights
+    assert float(w4.head_bytes()) == pytest.approx(float(w4.weight_bytes)) and float(w4.gemm_in_bytes) == 0.0
+    spec = load_model("llama-3.1-70b")
+    inv8 = ops.forward_ops(spec, 64.0, ops.attention_work(64.0, 1.0, 1024.0), 64.0, fp8, 8)
+    h, v = spec.hidden_size, spec.vocab_size
+    assert float(inv8["mlp_allreduce"].comm_bytes) == pytest.approx(spec.num_layers * 64 * h * 2.0)
+    assert float(inv8["lm_head"].weight_bytes) == pytest.approx(h * v / 8 * 2.0)
+    # QKV input read in FP8, output written in bf16
+    qkv_out = float(ops.qkv_weight_elems(spec)) / h / 8
+    assert float(inv8["qkv_proj"].act_bytes) == pytest.approx(spec.num_layers * 64 * (h * 1.0 + qkv_out * 2.0))
+    r = predict_serve(spec, "h100-sxm", batch=1, tp=8, weight_dtype="fp8", act_dtype="fp8", kv_dtype="fp8")
+    head = float(ops.head_param_count(spec, 8))
+    body = float(ops.param_counts(spec, 8)[0]) - head
+    assert r["weights_bytes"] == pytest.approx(body * 1.0 + head * 2.0, rel=1e-6)
 
 
 def test_bf16_results_unchanged_by_the_low_precision_fields():

@@ -32,7 +32,9 @@ def test_engine_none_is_the_default_and_engines_add_their_host_time():
                              engine=e)["tpot_s"] for e in ("none", "vllm")]
     assert chunked[1] == pytest.approx(chunked[0] + ENGINES["vllm"].step_s, rel=1e-4)  # each chunked iteration
     with pytest.raises(ConfigError, match="allowed: none, vllm"):
-        predict_serve("llama-3.1-8b", "h100-sxm", engine="tensorrt-llm")
+        predict_serve("llama-3.1-8b", "h100-sxm", engine="tgi")
+    trt = predict_serve("llama-3.1-8b", "h100-sxm", engine="tensorrt-llm", **KW)
+    assert trt["tpot_s"] == pytest.approx(base["tpot_s"] + ENGINES["tensorrt-llm"].step_s, rel=1e-5)
 
 
 def test_chunked_prefill_bills_only_waiting_prompt_tokens():

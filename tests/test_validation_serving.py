@@ -12,8 +12,8 @@ Rows of ``measured_public.csv`` not used, and why:
 Serving engine (column ``engine``): the engine that produced each measurement where the source
 says so (llama.cpp CUDA rows -> ``llama.cpp``, its host share of the token time, :mod:`simulator.engines`;
 the llama.cpp Metal rows (M2 Ultra) stay ``none``: that share was measured on the CUDA backend);
-TensorRT-LLM rows stay ``none``: :data:`simulator.engines.ENGINES` has no TensorRT-LLM entry (no
-published per-step host time; its overlap scheduler hides the CPU work by default).
+TensorRT-LLM rows -> ``tensorrt-llm`` (the PyTorch backend's exposed host time per iteration with its
+overlap scheduler, TensorRT-LLM issue #13957; stop 21, before: ``none``).
 
 Rules: llama.cpp ``tg`` rates are ``1 / tpot_avg_s`` for a generation from an empty context
 (llama-bench ``-n 128``; ``tg512`` rows 512), ``pp512`` is ``512 / ttft_s``; TensorRT-LLM
@@ -34,6 +34,22 @@ from simulator.serving import predict_serve
 
 ROWS = data_file("validation/serving_rows.csv")
 BATCH_CAP = 8192
+#: ``max_fit`` rows (TensorRT-LLM ``trtllm-bench`` max throughput) run in-flight batching with a token
+#: budget per iteration (``max_num_tokens``): trtllm-bench sets it to ``raw_bs (1 + ISL / OSL)``, at
+#: least 2,048 (``tensorrt_llm/bench/build/tuning.py``; docs/serving.md), i.e. the decodes plus the
+#: prompt tokens arriving per iteration at steady state. The engine holds the activations of one
+#: such iteration, not of every prompt at once as static batching would.
+MIN_TOKEN_BUDGET = 2048
+#: share of the memory left after weights and activations that becomes KV cache: "In many cases,
+#: we also use a higher KV cache percentage by setting ``--kv_cache_free_gpu_mem_fraction 0.95``"
+#: (TensorRT-LLM perf-overview.md, the document of the rows; default 0.90, "We fall back to 0.90 or
+#: lower if out-of-memory errors are encountered").
+KV_FRACTION = 0.95
+
+
+def token_budget(batch, input_len, output_len) -> int:
+    """trtllm-bench's ``max_num_tokens``: ``max(2048, batch (1 + ISL / OSL))``."""
+    return int(max(MIN_TOKEN_BUDGET, np.ceil(batch * (1.0 + input_len / max(output_len, 1)))))
 
 
 def public_csv() -> Path:
@@ -50,9 +66,21 @@ def predict_row(r, engine=None) -> tuple[int, float]:
               engine=r.engine if engine is None else engine)
     batch = int(r.batch)
     if r.batch_rule == "max_fit":
-        batch = int(min(predict_serve(r.model, r.hardware, batch=1, **kw)["max_batch"], BATCH_CAP))
-    p = predict_serve(r.model, r.hardware, batch=batch, **kw)
-    assert p["fits"], r.id
+        # memory as the engine holds it (activations of one token budget, chunk = the budget): the
+        # sequences whose KV (ISL + OSL booked each) fits in KV_FRACTION of the memory left; the
+        # budget from a first estimate of the batch
+        first = predict_serve(r.model, r.hardware, batch=1, chunk=MIN_TOKEN_BUDGET, **kw)["max_batch"]
+        chunk = token_budget(min(KV_FRACTION * first, BATCH_CAP), r.input_len, r.output_len)
+        room = predict_serve(r.model, r.hardware, batch=1, chunk=chunk, **kw)["max_batch"]
+        batch = int(min(KV_FRACTION * room, BATCH_CAP))
+        assert predict_serve(r.model, r.hardware, batch=batch, chunk=chunk, **kw)["fits"], r.id
+        # step times of static batching: the engine runs each prompt in chunks of up to the whole
+        # budget (>= 2,048 tokens, compute-bound), not spread as a few tokens over every decode step
+        # (simlab's chunked mode, which would hide prefill under the decode weight reads)
+        p = predict_serve(r.model, r.hardware, batch=batch, **kw)
+    else:
+        p = predict_serve(r.model, r.hardware, batch=batch, **kw)
+        assert p["fits"], r.id
     if r.metric == "decode_tokens_per_s":
         return batch, 1.0 / p["tpot_avg_s"]
     if r.metric == "prefill_tokens_per_s":

@@ -76,6 +76,7 @@ from simulator.serving.frontend import (
     apply_calibration,
     check_serve,
     dequant_flop_of,
+    head_weight_bytes_of,
     predict_serve,
     resolve_dtypes,
     resolve_hardware,
@@ -87,7 +88,7 @@ from simulator.serving.frontend import (
 
 __all__ = [
     "AUTO_ACT_DTYPES", "CONFIG_FIELDS", "DEFAULT_BLOCK_SIZE", "DEFAULT_WORKSPACE_BYTES", "RESULT_COLUMNS",
-    "SCENARIOS", "ServeConfig", "activation_bytes_coeffs", "apply_calibration", "dequant_flop_of", "breakdown", "check_serve", "comm_time_s",
+    "SCENARIOS", "ServeConfig", "activation_bytes_coeffs", "apply_calibration", "dequant_flop_of", "head_weight_bytes_of", "breakdown", "check_serve", "comm_time_s",
     "op_bounds", "op_times_s", "predict_serve", "resolve_dtypes", "resolve_hardware", "resolve_model",
     "serve_core", "shape_only", "step_parts_s", "step_time_s", "validate_serve", "weight_bytes_of", "weight_params_per_device",
 ]

@@ -86,6 +86,14 @@ def weight_params_per_device(model, tp=1, pp=1, ep=1, dp=1):
     return O.param_counts(model, tp, ep, dp)[0] / pp
 
 
+def weight_bytes_per_device(model, prec: O.Precision, tp=1, pp=1, ep=1, dp=1):
+    """Weight bytes on one device: :func:`weight_params_per_device` at ``prec.weight_bytes``, except
+    the embedding and LM head (``ops.head_param_count``) at ``prec.head_bytes()`` (bf16 in W8A8 /
+    W4A4 checkpoints, whose quantisation covers only the linear layers)."""
+    head = O.head_param_count(model, tp) / pp
+    return (weight_params_per_device(model, tp, pp, ep, dp) - head) * prec.weight_bytes + head * prec.head_bytes()
+
+
 def activation_bytes_coeffs(model, prec: O.Precision, tp, pp, input_len, chunk):
     """Peak activation bytes per device as ``a0 + a1 * batch`` (largest step's transient tensors).
 
@@ -229,12 +237,11 @@ def serve_core(model, hw: HwSpec, prec: O.Precision, cfg: ServeConfig, draft=Non
     prefill_tps = dp * b * L / ttft_static
 
     # memory per device
-    w_params = weight_params_per_device(model, tp, pp, ep, dp)
-    w_bytes = w_params * prec.weight_bytes
+    w_bytes = weight_bytes_per_device(model, prec, tp, pp, ep, dp)
     kv_tok = O.kv_cache_bytes_per_token(model, prec, tp, pp)
     if draft is not None:
         dprec = prec if draft_prec is None else draft_prec
-        w_bytes = w_bytes + weight_params_per_device(draft, tp, pp, 1.0, dp) * dprec.weight_bytes
+        w_bytes = w_bytes + weight_bytes_per_device(draft, dprec, tp, pp, 1.0, dp)
         kv_tok = kv_tok + O.kv_cache_bytes_per_token(draft, dprec, tp, pp)
     seq_tokens = jnp.ceil((L + out_len + gamma) / cfg.block_size) * cfg.block_size
     kv_per_seq = seq_tokens * kv_tok

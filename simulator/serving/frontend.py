@@ -118,7 +118,20 @@ def resolve_dtypes(device, weight_dtype=None, act_dtype=None, kv_dtype=None):
     w = weight_bytes_of(act_dtype if weight_dtype is None else weight_dtype)
     kv = a if kv_dtype is None else dtype_bytes(kv_dtype)
     dq = float(dequant_flop_of(w, a, act_dtype))
-    return act_dtype, O.Precision(weight_bytes=w, act_bytes=a, kv_bytes=kv, dequant_flop=dq)
+    hb = float(head_weight_bytes_of(w, act_dtype))
+    act, gemm_in = activation_bytes_of(a, act_dtype)
+    return act_dtype, O.Precision(weight_bytes=w, act_bytes=act, kv_bytes=kv, dequant_flop=dq,
+                                  head_weight_bytes=hb, gemm_in_bytes=gemm_in)
+
+
+def activation_bytes_of(quant_bytes, compute_dtype):
+    """``(act_bytes, gemm_in_bytes)`` of a compute dtype whose elements are ``quant_bytes`` wide: for
+    a low-precision compute dtype (W8A8 / W4A4) the activations stay bf16
+    (:data:`LOWP_HIGH_PRECISION_BYTES`) and only the linear-layer GEMM inputs are ``quant_bytes``;
+    otherwise ``(quant_bytes, 0)`` (``0`` = the GEMM inputs are the activations)."""
+    if bool(_lowp_compute(str(compute_dtype))):
+        return LOWP_HIGH_PRECISION_BYTES, float(quant_bytes)
+    return float(quant_bytes), 0.0
 
 
 def dequant_flop_of(weight_bytes, act_bytes, compute_dtype, index=None):
@@ -128,12 +141,39 @@ def dequant_flop_of(weight_bytes, act_bytes, compute_dtype, index=None):
     (``compute_dtype`` a name or an array of names), so the sweep applies the same rule per row;
     with ``index`` (integer codes per row) ``compute_dtype`` is a table of names and row ``i`` uses
     ``compute_dtype[index[i]]`` (the sweep's distinct devices, without a string lookup per row)."""
+    lowp = _lowp_compute(compute_dtype, index)
+    return np.where((np.asarray(weight_bytes) < np.asarray(act_bytes)) & ~lowp, O.DEQUANT_FLOP_PER_WEIGHT, 0.0)
+
+
+def _lowp_compute(compute_dtype, index=None):
+    """Whether each compute dtype (a name, an array of names, or a table indexed by ``index``) is a
+    low-precision GEMM dtype (W8A8 / W4A4 inference)."""
     from simulator.hw import LOWP_DTYPES
 
     lowp = np.isin(np.asarray(compute_dtype, dtype=object), list(LOWP_DTYPES))
-    if index is not None:
-        lowp = lowp[index]
-    return np.where((np.asarray(weight_bytes) < np.asarray(act_bytes)) & ~lowp, O.DEQUANT_FLOP_PER_WEIGHT, 0.0)
+    return lowp if index is None else lowp[index]
+
+
+#: Bytes per element of what W8A8 / W4A4 inference keeps in bf16: the activations outside the
+#: linear-layer GEMM inputs (residual stream, norms, attention, TP all-reduce) and the embedding
+#: and LM-head weights. ModelOpt, which makes TensorRT-LLM's FP8 / NVFP4 checkpoints, quantises the
+#: weights and inputs of the linear layers only (``*weight_quantizer`` / ``*input_quantizer``); its
+#: ``_default_disabled_quantizer_cfg`` sets ``"*lm_head*": {"enable": False}`` and ``"default":
+#: {"enable": False}`` in every FP8 / NVFP4 / MXFP4 / INT8 config (NVIDIA/TensorRT-Model-Optimizer
+#: ``modelopt/torch/quantization/config.py`` @103b1bb1); the model cards of NVIDIA's checkpoints
+#: say "Only the weights and activations of the linear operators within transformers blocks are
+#: quantized" (huggingface.co/nvidia/Llama-3.3-70B-Instruct-FP4).
+LOWP_HIGH_PRECISION_BYTES = 2.0
+
+
+def head_weight_bytes_of(weight_bytes, compute_dtype, index=None):
+    """Bytes per element of the embedding and LM-head weights (``Precision.head_weight_bytes``):
+    :data:`LOWP_HIGH_PRECISION_BYTES` (bf16) where the GEMMs compute in a low-precision dtype (W8A8 /
+    W4A4: ``fp8``, ``fp4``, ``int8``), else ``weight_bytes`` (plain and weight-only formats keep
+    today's rule, e.g. llama.cpp Q4_0 files quantise the embedding too). Broadcasts like
+    :func:`dequant_flop_of` (``index``: per-row codes into a table of compute dtypes)."""
+    return np.where(_lowp_compute(compute_dtype, index), LOWP_HIGH_PRECISION_BYTES,
+                    np.asarray(weight_bytes, dtype=float))
 
 
 def _int_at_least(name, value, low):
@@ -228,7 +268,8 @@ def predict_serve(model, hardware=None, *, system=None, batch=1, input_len=1024,
     (:func:`apply_calibration`, per-dtype values of the compute dtype); ``None`` keeps the catalog's.
     ``engine``: serving engine whose host/framework time is added to every step
     (:data:`simulator.engines.ENGINES`: ``none`` (default, the bare kernel sequence), ``vllm``,
-    ``vllm-v0.5``, ``sglang``, ``llama.cpp``); ``engine_decode_s`` is its share of a decode step.
+    ``vllm-v0.5``, ``tensorrt-llm``, ``sglang``, ``llama.cpp``); ``engine_decode_s`` is its share of
+    a decode step.
     """
     spec = resolve_model(model)
     hwobj = resolve_hardware(hardware, system)
