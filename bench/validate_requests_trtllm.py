@@ -7,7 +7,8 @@ request stream: ``--requests`` requests of fixed ISL/OSL all arriving at once, i
 (the ``vllm`` scheduler) with at most ``--max-batch`` 2048 running sequences (an assumption:
 trtllm-bench tunes its batch limit per row and the source table does not list it; the KV room of
 the deployment binds first in 6 of the 8 rows) and 8192 prompt tokens per prefill iteration.
-Output tokens/s = output tokens / makespan (ramp-up and drain included, as in trtllm-bench).
+Output tokens/s = output tokens / makespan (ramp-up and drain included, as in trtllm-bench). Each
+row's serving engine (``engine`` column: ``tensorrt-llm`` since stop 21) adds its host time per step.
 
     .venv/bin/python bench/validate_requests_trtllm.py [--requests 4000]
 """
@@ -41,7 +42,7 @@ def main() -> None:
         w = synthetic(args.requests, 1e6, str(isl), str(osl), arrival="uniform", seed=0)
         r = simulate(row["model"], row["hardware"], w, scheduler="vllm", tp=int(row["tp"]),
                      max_batch=args.max_batch, max_prefill_tokens=max(8192, isl), weight_dtype=row["weight_dtype"],
-                     act_dtype=row["act_dtype"], kv_dtype=row["kv_dtype"])
+                     act_dtype=row["act_dtype"], kv_dtype=row["kv_dtype"], engine=row["engine"])
         sim = r.summary["output_tokens_per_s"]
         meas = measured.get(row["id"])
         err = (sim / meas - 1.0) if meas else float("nan")

@@ -17,8 +17,9 @@ overlap scheduler, TensorRT-LLM issue #13957; stop 21, before: ``none``).
 
 Rules: llama.cpp ``tg`` rates are ``1 / tpot_avg_s`` for a generation from an empty context
 (llama-bench ``-n 128``; ``tg512`` rows 512), ``pp512`` is ``512 / ttft_s``; TensorRT-LLM
-max-throughput rows are output tokens/s at the largest batch that fits (capped at 8192) with
-static batching. Run with ``pytest -s`` to see the per-row table.
+max-throughput rows are output tokens/s at the batch trtllm-bench's engine holds (sequences whose
+KV fits in 0.95 of the memory left after weights and one token budget of activations, capped at
+8192; :func:`predict_row`) with static-batching step times. Run with ``pytest -s`` to see the per-row table.
 """
 
 from __future__ import annotations
