@@ -15,7 +15,8 @@ def _sourced(value: float | None, source: str | None, unset: str | None = None) 
 
 def link_to_dict(link: Link | None) -> dict[str, Any] | None:
     """``Link`` -> dict with ``bandwidth_bytes_per_s`` (per direction; per link for full_mesh/torus),
-    ``latency_s``, ``topology``, ``links_per_device``, ``nvls_efficiency``, ``efficiency``, ``source``."""
+    ``latency_s``, ``topology``, ``links_per_device``, ``nvls_efficiency``, ``efficiency``,
+    ``nvls_latency_s``, ``source``."""
     if link is None:
         return None
     return {
@@ -26,6 +27,7 @@ def link_to_dict(link: Link | None) -> dict[str, Any] | None:
         "links_per_device": link.links_per_device,
         "nvls_efficiency": link.nvls_efficiency,
         "efficiency": link.efficiency,
+        "nvls_latency_s": link.nvls_latency_s,
         "source": link.source,
     }
 

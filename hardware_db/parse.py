@@ -63,7 +63,8 @@ SYSTEM_KEYS = {
 SITES_KEYS = {"count", "source", "wan_link"}
 SYSTEM_UNSETTABLE = {"intra_node_link", "inter_node_link"}
 TIER_KEYS = {"name", "capacity_bytes", "bandwidth_bytes_per_s", "source"}
-LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source", "topology", "links_per_device", "nvls_efficiency", "efficiency"}
+LINK_KEYS = {"name", "bandwidth_bytes_per_s", "latency_s", "source", "topology", "links_per_device", "nvls_efficiency",
+             "efficiency", "nvls_latency_s"}
 EFF_KEYS = {
     "compute",
     "memory",
@@ -176,8 +177,9 @@ class _Ctx:
         )
 
     def link_fabric(self, table: dict, where: str) -> dict[str, Any]:
-        """Optional ``topology`` / ``links_per_device`` / ``nvls_efficiency`` / ``efficiency`` of a link
-        (defaults: switch, 1, 0 = no NVLink SHARP, 0 = the device's link efficiency); their source
+        """Optional ``topology`` / ``links_per_device`` / ``nvls_efficiency`` / ``efficiency`` /
+        ``nvls_latency_s`` of a link (defaults: switch, 1, 0 = no NVLink SHARP, 0 = the device's link
+        efficiency, 0 = NCCL's NVLS latency); their source
         goes into the link's ``source`` text."""
         out: dict[str, Any] = {}
         if "topology" in table:
@@ -200,6 +202,11 @@ class _Ctx:
             if eff > 1.0:
                 raise self.fail(f"{where}.efficiency", f"{eff!r}; allowed: a number in (0, 1]")
             out["efficiency"] = eff
+        if "nvls_latency_s" in table:
+            lat = self.number(table["nvls_latency_s"], f"{where}.nvls_latency_s", positive=True)
+            if lat > 1e-3:
+                raise self.fail(f"{where}.nvls_latency_s", f"{lat!r}; allowed: seconds in (0, 1e-3]")
+            out["nvls_latency_s"] = lat
         return out
 
     def names(self, table: dict) -> tuple[str, tuple[str, ...]]:

@@ -115,7 +115,10 @@ class Link:
     reduction, H100 and later NVSwitch systems) and is NCCL's efficiency factor for it; 0 = none.
     ``efficiency`` > 0: the fraction of this link's rate a large collective reaches (a NIC's, which
     differs from NVLink's), overriding the device's ``Efficiency.link`` for this link; 0 = inherit.
-    The four fields default so that older TOML files mean what they meant.
+    ``nvls_latency_s`` > 0: the measured start-up time of an NVLS all-reduce on this fabric
+    (nccl-tests, sourced in the TOML); 0 = NCCL's tuner value
+    (``simulator.collectives.NVLS_LATENCY_S``). The fields default so that older TOML files mean
+    what they meant.
     """
 
     name: str
@@ -126,6 +129,7 @@ class Link:
     links_per_device: int = 1
     nvls_efficiency: float = 0.0
     efficiency: float = 0.0
+    nvls_latency_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class LinkFabric(NamedTuple):
     intra_links_per_device: object = 1.0
     intra_topology: object = 0.0
     nvls_eff: object = 0.0
+    nvls_latency_s: object = 0.0
 
 
 def link_fabric(bandwidth_bytes_per_s, latency_s, eff=1.0) -> LinkFabric:
@@ -76,7 +77,9 @@ NCCL_LL_MAX_BUS_BYTES_PER_S = 87.7e9
 #: all-to-all use it.
 NCCL_BASE_LATENCY_S = NCCL_PROTOCOLS["LL"][0]
 #: Latency of an NVLink SHARP (NVLS) all-reduce inside a node: NCCL's ``hwLat[NVLINK][NVLS][Simple]``
-#: = 23 us in the same file (NVLS has no base latency there and runs the Simple protocol only).
+#: = 23 us in the same file (NVLS has no base latency there and runs the Simple protocol only). A
+#: system whose nccl-tests curve is published carries its measured start-up time instead
+#: (``HwSpec.nvls_latency_s``, ``[intra_node_link] nvls_latency_s`` in its TOML).
 NVLS_LATENCY_S = 23e-6
 #: Granularity at which NCCL hands data from one phase of a collective to the next: one channel
 #: buffer, ``NCCL_BUFFSIZE`` default 4 MiB (NCCL user guide, "Environment Variables",
@@ -194,7 +197,8 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
       Simple protocol): the switch reduces (``multimem.ld_reduce``) and multicasts (``multimem.st``),
       so a GPU moves ``S (1 + 1/r)`` per direction instead of ``2 (r-1)/r S``, at
       ``B_in * nvls_eff`` (NCCL's ``nvlsEfficiency``: 0.85 Hopper, 0.74 Blackwell), latency
-      :data:`NVLS_LATENCY_S`; across nodes the tree carries ``S / r`` shards between nodes as above.
+      ``hw.nvls_latency_s`` where measured, else :data:`NVLS_LATENCY_S`; across nodes the tree
+      carries ``S / r`` shards between nodes as above.
     - reduce-scatter / all-gather, ring: ``(n-1)/n S`` per rank, split on NVLink / NIC as for the
       all-reduce ring; latency ``(n - m) a_in + (m - 1) a_out``. NVLS does not cut their
       per-direction traffic, so it is not used.
@@ -306,7 +310,8 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
             inv_nvls = inv_in * (1.0 / jnp.where(nvls_ok, nvls_eff, 1.0))
             nvls_in = jnp.where(nvls_ok, _times(s * (1.0 + inv_r), inv_nvls, ok_in), jnp.inf)
             nvls_out = jnp.where(multi, tree_out_t(inv_out * (1.0 / f_bw)), 0.0)
-            nvls_lat = NVLS_LATENCY_S + jnp.where(multi, tree_out_lat, 0.0)
+            lat_nvls = _f(getattr(hw, "nvls_latency_s", 0.0))
+            nvls_lat = jnp.where(lat_nvls > 0, lat_nvls, NVLS_LATENCY_S) + jnp.where(multi, tree_out_lat, 0.0)
             cands.append(jnp.where(nvls_ok, nvls_lat + _pipelined(nvls_in, nvls_out, inv_k), jnp.inf))
         for c in cands:
             t = jnp.minimum(t, c)

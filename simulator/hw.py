@@ -60,7 +60,8 @@ class HwSpec:
       :data:`TOPOLOGY_CODE` (0 ``switch``: ``intra_bytes_per_s`` is the device's whole bandwidth to
       any peer; 1 ``full_mesh`` / 2 ``torus``: ``intra_bytes_per_s`` is ONE link and the device has
       ``intra_links_per_device`` of them). ``nvls_eff``: NVLink SHARP efficiency (0 = no in-switch
-      reduction). Defaults (1, switch, 0) reproduce the single-link model. ``inter_link_eff``: the
+      reduction); ``nvls_latency_s``: its measured start-up time (``Link.nvls_latency_s``; 0 =
+      NCCL's tuner value). Defaults (1, switch, 0, 0) reproduce the single-link model. ``inter_link_eff``: the
       inter-node link's own efficiency (``Link.efficiency``; a NIC reaches a different fraction of
       its rate than NVLink), 0 = use ``link_eff``.
     - ``lowp_peak_ratio``, ``lowp_eff_ratio``, ``attn_lowp``: the low-precision GEMM dtype (FP8,
@@ -101,6 +102,7 @@ class HwSpec:
     intra_links_per_device: jax.Array | float = 1.0
     intra_topology: jax.Array | float = 0.0
     nvls_eff: jax.Array | float = 0.0
+    nvls_latency_s: jax.Array | float = 0.0
     inter_link_eff: jax.Array | float = 0.0
     lowp_peak_ratio: jax.Array | float = 1.0
     lowp_eff_ratio: jax.Array | float = 1.0
@@ -208,6 +210,7 @@ def build_hw(hw: Device | System, compute_dtype: str = "bf16", lowp_attention: b
     fabric = {"intra_links_per_device": float(intra.links_per_device) if intra else 1.0,
               "intra_topology": float(TOPOLOGY_CODE[intra.topology]) if intra else 0.0,
               "nvls_eff": float(intra.nvls_efficiency) if intra else 0.0,
+              "nvls_latency_s": float(intra.nvls_latency_s) if intra else 0.0,
               "inter_link_eff": float(inter.efficiency) if inter else 0.0}
     eff = dev.efficiency
     vals = dict(

@@ -87,6 +87,22 @@ def test_vidur_intra_node_size_sweep_within_tolerance():
     assert float(np.median(np.abs(errs))) <= 0.20
 
 
+def test_nccl_tests_size_sweeps_within_tolerance():
+    """Published single-node nccl-tests tables, 1 MiB - 1 GiB (Azure ND H200 v5, 8 GPUs, NVLS; an
+    H100 SXM host at 4 GPUs): where NCCL's start-up and protocol choice matter. The H200 table is the
+    held-out check of the NVLS start-up time taken from Azure's H100 table (reported, not asserted).
+    Before that time was measured (NCCL's tuner value, 23 us), the H200 rows were 29-50 % too fast
+    from 1 to 32 MiB (median |error| 31 %)."""
+    errs = [(rid, e) for src in errors_by_source().values() for rid, e, chk, row in src
+            if chk and row["id"].startswith(("azure-", "wh8-"))]
+    assert len(errs) == 20
+    med = float(np.median([abs(e) for _, e in errs]))
+    worst = max(errs, key=lambda x: abs(x[1]))
+    print(f"size sweeps: {len(errs)} rows, median |err| {med:.1%}, worst {worst[0]} {worst[1]:+.1%}")
+    assert med <= 0.10
+    assert abs(worst[1]) <= 0.30, worst
+
+
 def test_error_report_per_source():
     """Median and worst |error| per source (printed with -s; reproduced in collective_rows.md)."""
     for src, rows in errors_by_source().items():

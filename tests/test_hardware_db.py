@@ -487,6 +487,12 @@ def test_link_fabric_fields_parse_default_and_validate(tmp_path):
         load_device(write(tmp_path, GOOD_DEVICE + link.format(extra="efficiency = 1.5"), "badeff.toml"))
     nic = load_system("dgx-h100").inter_node_link
     assert nic.efficiency == 0.94 and load_system("dgx-a100").inter_node_link.efficiency == 0.0
+    # measured NVLS start-up (nccl-tests), NVSwitch gen3 only; 0 = NCCL's tuner value
+    assert load_system("dgx-h100").intra_node_link.nvls_latency_s == pytest.approx(78e-6)
+    assert load_system("dgx-b200").intra_node_link.nvls_latency_s == 0.0 and plain.nvls_latency_s == 0.0
+    for bad in ("nvls_latency_s = -1e-6", "nvls_latency_s = 0.5"):
+        with pytest.raises(HardwareError, match="nvls_latency_s.*(allowed|must be > 0)"):
+            load_device(write(tmp_path, GOOD_DEVICE + link.format(extra=bad), "badnvlslat.toml"))
 
 
 # --- low-precision GEMM efficiency ratios ------------------------------------------------------
