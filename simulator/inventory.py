@@ -46,8 +46,8 @@ def head_param_count(model, tp=1):
     """Weights of the embedding (and learned position table) and the untied LM head held by one TP
     rank (the inventory's ``embedding`` + ``lm_head`` params): the part of :func:`param_counts`
     stored at ``Precision.head_bytes()``."""
-    ops = _ops.head_ops(model, 1.0, 1.0, Precision(), tp, 1)
-    return ops["embedding"].params + ops["lm_head"].params
+    emb, lm = _ops.head_params(model, tp)
+    return emb + lm
 
 
 def attention_flops_per_token(model, keys):

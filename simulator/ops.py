@@ -317,6 +317,15 @@ def layer_ops(model, tokens, attn: AttnWork, prec: Precision, tp=1, ep=1, dp=1) 
             "moe": {**att, **wrap, **zero_dense, **moe, **{k: a_c[k] + m_c[k] for k in CAST_OPS}}}
 
 
+def head_params(model, tp=1):
+    """``(embedding, LM head)`` weights per TP rank: the embedding (and a learned position table)
+    split ``tp`` ways over the vocabulary, ``(V + P_pos) h / tp``; the LM head ``V h / tp`` unless
+    tied to the embedding."""
+    h, v = _f(model.hidden_size), _f(model.vocab_size)
+    emb = (v * h + _f(model.learned_pos_emb) * _f(model.max_context) * h) / tp
+    return emb, (1.0 - _f(model.tied_embeddings)) * h * v / tp
+
+
 def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str, OpCost]:
     """Embedding gather, final norm, LM head (``lm_tokens`` rows only), softmax, gathers.
 
@@ -329,13 +338,13 @@ def head_ops(model, tokens, lm_tokens, prec: Precision, tp=1, pp=1) -> dict[str,
     lm = _f(lm_tokens)
     h, v = _f(model.hidden_size), _f(model.vocab_size)
     v_local = v / tp
-    emb_params = (v * h + _f(model.learned_pos_emb) * _f(model.max_context) * h) / tp
+    emb_params, lm_params = head_params(model, tp)
     return {
         "embedding": op(act_bytes=2.0 * t * h * prec.act_bytes, params=emb_params),
         "final_norm": vector(lm * h, _norm_flop(model), prec.act_bytes, params=_norm_params(model)),
         "lm_head": op(flops=gemm_flops(lm, v_local, h), weight_bytes=h * v_local * prec.head_bytes(),
                       act_bytes=lm * h * prec.act_bytes + lm * v_local * LOGITS_BYTES, rows=lm,
-                      params=(1.0 - _f(model.tied_embeddings)) * h * v_local,
+                      params=lm_params,
                       vec_flops=_f(prec.dequant_flop) * h * v_local * dequant_passes(lm)),
         "logits_softmax": vector(lm * v_local, SOFTMAX_FLOP_PER_SCORE, LOGITS_BYTES),
         "logits_gather": op(comm_bytes=jnp.where(_f(tp) > 1, lm * v_local * LOGITS_BYTES, 0.0), kernels=_f(tp) > 1),
@@ -391,7 +400,7 @@ __all__ = [
     "ATTENTION", "AttnWork", "COMM", "COMM_OPS", "GEMM", "HEAD_OPS", "LAYER_OPS", "OP_EFF_CLASS", "OP_INFO",
     "OP_KINDS", "OpCost", "OpInfo", "Precision", "QUANT_FORMAT_BYTES", "QUANT_FORMAT_GEMM_DTYPE", "CAST_OPS", "DEQUANT_FLOP_PER_WEIGHT", "gemm_casts", "VECTOR", "attention_flops_per_token",
     "attention_ops", "attention_work", "dense_mlp_ops", "expected_distinct_experts", "forward_ops", "head_ops",
-    "head_param_count",
+    "head_param_count", "head_params",
     "kv_cache_bytes_per_token", "kv_elems_per_token_layer", "layer_counts", "layer_ops", "matmul_flops",
     "moe_ops", "op_field", "param_counts", "qkv_weight_elems", "total_cost",
 ]
