@@ -10,7 +10,14 @@ from __future__ import annotations
 import typer
 
 from cli.render import format_si, print_json, print_table
-from cli.validation import InputError, check_options, emit_warnings, exclusive
+from cli.validation import (
+    ALLOW_NO_FIT_HELP,
+    InputError,
+    check_options,
+    emit_warnings,
+    exclusive,
+    require_serve_fits,
+)
 
 predict_app = typer.Typer(
     name="predict",
@@ -91,6 +98,7 @@ def serve(
     json_out: bool = typer.Option(False, "--json", help="JSON with SI-unit keys instead of a table."),
     calibration: str = typer.Option(None, "--calibration", help="Calibration profile (JSON) for the device, or 'default' (the shipped profile, when it qualifies as a default)."),
     engine: str = typer.Option("none", "--engine", help="Serving engine whose host/framework time is added to every step: vllm (>= v0.6), vllm-v0.5, tensorrt-llm (PyTorch backend), sglang, llama.cpp, or none (the default: the bare kernel sequence)."),
+    allow_no_fit: bool = typer.Option(False, "--allow-no-fit", help=ALLOW_NO_FIT_HELP),
 ) -> None:
     """Latency, throughput and memory of serving MODEL on HARDWARE with a layout and precision."""
     warnings = _check_serve_inputs(model=model, hardware=hardware, system=system, tp=tp, pp=pp, ep=ep, dp=dp,
@@ -127,6 +135,8 @@ def serve(
 
     check_serve(r, {"model": model, "hardware": hardware or system, "batch": batch, "input": input_len,
                     "output": output_len, "tp": tp, "pp": pp, "ep": ep, "dp": dp, "chunk": chunk or None})
+    if not allow_no_fit:
+        require_serve_fits(r, model=model, batch=batch)
     emit_warnings(warnings, r)
     if json_out:
         print_json(r)

@@ -11,6 +11,7 @@ import dataclasses
 import typer
 
 from cli.render import format_si, print_json, print_table
+from cli.validation import ALLOW_NO_FIT_HELP, InputError
 
 
 def _fmt_layout(lay: dict) -> str:
@@ -165,9 +166,10 @@ def register(predict_app: typer.Typer) -> None:
         storage_gbps: float = typer.Option(None, "--storage-gbps",
                                            help="Checkpoint storage bandwidth, GB/s aggregate (default: Llama 3 share)."),
         restart_s: float = typer.Option(None, "--restart-s", help="Restart overhead per failure, s (default 600)."),
+        allow_no_fit: bool = typer.Option(False, "--allow-no-fit", help=ALLOW_NO_FIT_HELP),
     ) -> None:
         """Predict training step time, MFU/HFU, memory per device and time-to-train (or --search layouts)."""
-        from cli.validation import check_train_inputs, emit_warnings, guard_train
+        from cli.validation import check_train_inputs, emit_warnings, guard_train, require_train_fits
 
         warnings = check_train_inputs(model=model, system=system, gpus=gpus, global_batch=global_batch, seq=seq, tp=tp, pp=pp,
                                       dp=dp, cp=cp, ep=ep, micro_batch=micro_batch, virtual_stages=virtual_stages,
@@ -186,6 +188,11 @@ def register(predict_app: typer.Typer) -> None:
                 res["best"] = _add_reliability(res["best"], model, system, gpus, checkpoint_every, checkpoint_mode,
                                                no_failures, failure_scale, device_failure_rate, node_failure_rate,
                                                storage_gbps, restart_s)
+            if res["best"] is None and not allow_no_fit:
+                c = res["closest"]
+                raise InputError(f"--search: no layout of {model} on {gpus} x {res['system']} fits in memory "
+                                 f"(closest: {_fmt_layout(c['layout'])}, short by {format_si(c['shortfall_bytes'], 'B')}); "
+                                 "allowed: more --gpus, a smaller --global-batch or --seq, or --allow-no-fit to report it")
             emit_warnings(warnings, res)
             if as_json:
                 out = {k: v for k, v in res.items() if k not in ("pareto", "search")}
@@ -215,6 +222,8 @@ def register(predict_app: typer.Typer) -> None:
                              last_stage_layers=last_stage_layers)
         guard_train(r, system, calibration, model=model, gpus=gpus, tp=tp, pp=pp, dp=dp, cp=cp, ep=ep,
                     global_batch=global_batch, seq=seq, micro_batch=micro_batch, dtype=dtype)
+        if not allow_no_fit:
+            require_train_fits(r, model=model, gpus=gpus)
         emit_warnings(warnings, r)
         if tokens is not None:
             r = _add_reliability(r, model, system, gpus, checkpoint_every, checkpoint_mode, no_failures, failure_scale,

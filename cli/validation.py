@@ -400,6 +400,42 @@ def guard_train(result: dict, system, calibration, **inputs) -> None:
     check_train(result, {"system": system, **inputs}, compute_efficiency=ceiling)
 
 
+#: ``--allow-no-fit``: report a configuration that does not fit instead of failing (what-if studies).
+ALLOW_NO_FIT_HELP = ("Report a configuration that does not fit in memory (fits = false, shortfall) instead of "
+                     "failing with exit 2.")
+
+
+def require_serve_fits(r: dict, *, model, batch) -> None:
+    """``simlab predict serve``: a deployment whose memory exceeds the device is an error (one line:
+    what is short and what would fit), unless ``--allow-no-fit``."""
+    if r.get("fits", True):
+        return
+    from cli.render import format_si
+
+    need = (f"{format_si(r['memory_bytes'], 'B')} per device of {format_si(r['capacity_bytes'], 'B')}, "
+            f"short by {format_si(r['shortfall_bytes'], 'B')}")
+    fixes = "more devices (--tp / --pp), narrower --weight-dtype / --kv-dtype, or --allow-no-fit to report it"
+    if int(r.get("max_batch", 0)) >= 1:
+        raise InputError(f"--batch {batch}: {model} does not fit on {int(r['devices'])} x {r['hardware']} ({need}); "
+                         f"allowed: --batch <= {int(r['max_batch'])} (the largest that fits), {fixes}")
+    raise InputError(f"--model {model} does not fit on {int(r['devices'])} x {r['hardware']} even at batch 1 "
+                     f"({need}); allowed: {fixes}")
+
+
+def require_train_fits(r: dict, *, model, gpus) -> None:
+    """``simlab predict train``: a layout whose memory per device exceeds the device is an error,
+    unless ``--allow-no-fit``."""
+    if r.get("fits", True):
+        return
+    from cli.render import format_si
+
+    mem = r.get("memory", r)
+    raise InputError(f"--model {model} on {gpus} x {r['system']} with this layout does not fit "
+                     f"({format_si(mem['total_bytes'], 'B')} per device, short by {format_si(mem['shortfall_bytes'], 'B')}); "
+                     "allowed: more recompute (--recompute selective|full), --zero 1|2|3, more --tp / --pp / --gpus, "
+                     "a smaller --micro-batch, --search for a layout that fits, or --allow-no-fit to report it")
+
+
 def check_optimal_inputs(*, compute, system, gpus, days, usd, price, family, seq_len, nominal_mfu, dtype) -> None:
     """``simlab predict optimal``: option ranges and the training dtype (before any planning)."""
     check_options(compute=compute, gpus=gpus, days=days, usd=usd, price=price, family=family, seq_len=seq_len,

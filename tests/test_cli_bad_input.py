@@ -190,12 +190,31 @@ def test_sweep_other_sweep_in_folder_is_kept(fx, tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in out_dir.iterdir() if p.is_file()} == before
 
 
-def test_huge_model_reports_not_fitting(capsys):
-    """A model that does not fit is a result (fits = false, shortfall), not an error."""
+def test_huge_model_is_an_error_unless_allowed(capsys):
+    """A model that does not fit in memory: one line naming the shortfall and what would fit, exit 2
+    (developers' guide); ``--allow-no-fit`` reports it instead (fits = false, shortfall)."""
     code, out, err = run_main(["predict", "serve", "--model", "gpt3-175b", "--hardware", "rtx-4090", "--json"],
                               capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: --model gpt3-175b does not fit") and "short by" in err and "--tp" in err
+    code, out, err = run_main(["predict", "serve", "--model", "llama-3-8b", "--hardware", "h100-sxm", "--batch",
+                               "100000", "--input", "4096"], capsys)
+    assert code == 2 and err.startswith("error: --batch 100000") and "allowed: --batch <= " in err
+    code, out, err = run_main(["predict", "serve", "--model", "gpt3-175b", "--hardware", "rtx-4090", "--json",
+                               "--allow-no-fit"], capsys)
     r = json.loads(out)
     assert code == 0 and r["fits"] is False and r["shortfall_bytes"] > 0 and r["max_batch"] == 0
+
+
+def test_training_layout_that_does_not_fit_is_an_error_unless_allowed(capsys):
+    argv = ["predict", "train", "--model", "llama-3.1-405b", "--system", "dgx-h100", "--gpus", "8", "--global-batch",
+            "8", "--seq", "4096"]
+    code, out, err = run_main([*argv, "--tp", "8"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "does not fit" in err and "--search" in err
+    code, out, err = run_main([*argv, "--search"], capsys)
+    assert code == 2 and err.startswith("error: --search: no layout") and "closest" in err
+    code, out, err = run_main([*argv, "--tp", "8", "--allow-no-fit", "--json"], capsys)
+    assert code == 0 and json.loads(out)["fits"] is False
 
 
 @pytest.mark.parametrize("argv,word", [

@@ -54,11 +54,13 @@ def test_serve_system_multi_node_and_not_fitting():
     code, out = invoke("--model", "llama-3-70b", "--system", "dgx-h100", "--tp", "8", "--pp", "2", "--batch", "64",
                        "--json")
     assert code == 0 and json.loads(out)["devices"] == 16
-    code, out = invoke("--model", "llama-3-70b", "--hardware", "h100-sxm", "--batch", "8", "--json")
+    code, out = invoke("--model", "llama-3-70b", "--hardware", "h100-sxm", "--batch", "8", "--json", "--allow-no-fit")
     r = json.loads(out)
     assert code == 0 and r["fits"] is False and r["shortfall_bytes"] > 0
-    code, out = invoke("--model", "llama-3-70b", "--hardware", "h100-sxm", "--batch", "8")
+    code, out = invoke("--model", "llama-3-70b", "--hardware", "h100-sxm", "--batch", "8", "--allow-no-fit")
     assert code == 0 and "NO: short by" in out
+    code, _ = invoke("--model", "llama-3-70b", "--hardware", "h100-sxm", "--batch", "8")
+    assert code == 2
 
 
 def test_serve_user_hardware_toml(tmp_path):

@@ -68,9 +68,11 @@ def test_train_search_json(run):
 
 
 def test_layout_that_does_not_fit_is_reported_with_shortfall(run):
-    code, out, _ = run(*BASE, "--gpus", "8", "--tp", "8", "--global-batch", "8", "--recompute", "none")
+    code, out, _ = run(*BASE, "--gpus", "8", "--tp", "8", "--global-batch", "8", "--recompute", "none", "--allow-no-fit")
     assert code == 0
     assert "NO: short by" in out
+    code, _, err = run(*BASE, "--gpus", "8", "--tp", "8", "--global-batch", "8", "--recompute", "none")
+    assert code == 2 and "does not fit" in err
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -112,7 +114,7 @@ def test_train_llama_405b_uneven_stages_pp8_v8(run):
     code, out, _ = run("predict", "train", "--model", "llama-3.1-405b", "--system", "dgx-h100", "--gpus", "8192",
                        "--tp", "8", "--pp", "8", "--virtual-stages", "8", "--first-stage-layers", "15",
                        "--last-stage-layers", "15", "--global-batch", "1024", "--seq", "8192", "--zero", "1",
-                       "--json")
+                       "--recompute", "full", "--json")
     assert code == 0
     data = json.loads(out)
     assert data["layout"]["first_stage_layers"] == 15 and data["layout"]["virtual_stages"] == 8
@@ -136,7 +138,7 @@ def test_train_lowp_scaling_current_is_slower_and_bad_value_is_one_line(run):
     """``--lowp-scaling current`` (FP8 current scaling: an amax pass before each cast) costs time;
     an unknown value is one ``error:`` line naming the allowed ones, exit 2."""
     base = ["predict", "train", "--model", "llama-3-8b", "--system", "dgx-h100", "--gpus", "8", "--global-batch", "128",
-            "--seq", "8192", "--dtype", "fp8", "--zero", "1", "--json"]
+            "--seq", "8192", "--dtype", "fp8", "--zero", "1", "--recompute", "full", "--json"]
     steps = {}
     for mode in ("delayed", "current"):
         code, out, err = run(*base, "--lowp-scaling", mode)

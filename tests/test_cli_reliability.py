@@ -13,7 +13,7 @@ from cli.predict_optimal import register as register_optimal
 from cli.predict_train import register as register_train
 
 TRAIN = ["predict", "train", "--model", "llama-2-7b", "--system", "dgx-a100", "--gpus", "64",
-         "--global-batch", "512", "--seq", "4096", "--tokens", "2e12"]
+         "--global-batch", "512", "--seq", "4096", "--tokens", "2e12", "--zero", "1"]
 
 
 @pytest.fixture()
