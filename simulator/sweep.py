@@ -260,6 +260,9 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
     dq_flop = dequant_flop_of(w_bytes, a_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
     head_bytes = head_weight_bytes_of(w_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
+    # Precision leaves in field order (built once; each block takes its slice)
+    prec_cols = (w_bytes, act_table[h_codes], kv_bytes, np.zeros(n), dq_flop, np.ones(n), head_bytes,
+                 gemm_in_table[h_codes])
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
     eng_arrays, eng_bad = _engine_columns(df)
@@ -292,9 +295,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
             x = np.asarray(x[start:stop])
             return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
 
-        prec_arrays = tuple(blk(x).astype(np.float32, copy=False)
-                            for x in (w_bytes, act_table[h_codes], kv_bytes, np.zeros_like(w_bytes), dq_flop,
-                                      np.ones_like(w_bytes), head_bytes, gemm_in_table[h_codes]))
+        prec_arrays = tuple(blk(x).astype(np.float32, copy=False) for x in prec_cols)
         cfg_arrays = tuple(blk(safe[name]).astype(np.float32, copy=False) for name in cfg_names)
         idx = (blk(m_codes).astype(np.int32), blk(h_codes).astype(np.int32))
         out = _eval_block(models, hws, *idx, prec_arrays, cfg_arrays, drafts,
