@@ -264,7 +264,11 @@ def moe_ops(model, tokens, prec: Precision, tp=1, ep=1, dp=1) -> dict[str, OpCos
     fs = _f(model.num_shared_experts) * fe / tp_f
     n_shared = _f(model.num_shared_experts)
     moe = (e > 0).astype(t.dtype)
-    a2a = jnp.where(split, 2.0 * (t / tp_f) * k * h * prec.act_bytes, 0.0)
+    # expert-parallel all-to-all: dispatch carries the experts' GEMM input (FP8 in W8A8: "we quantize
+    # the activation before MoE up-projections into FP8 and then apply dispatch components"), combine
+    # the bf16 output ("For the combine components, we retain them in BF16"; DeepSeek-V3 technical
+    # report, arXiv 2412.19437 Sec. 3.3.2); both at act_bytes in training and bf16 serving
+    a2a = jnp.where(split, (t / tp_f) * k * h * (prec.gemm_input_bytes() + prec.act_bytes), 0.0)
     # GEMM rows of one expert call: tokens per expert that is hit (uniform routing), >= 1
     hit = expected_distinct_experts(e, k, t_g)
     per_expert_rows = jnp.where(e > 0, t_g * k / jnp.maximum(hit, 1e-30), 0.0)

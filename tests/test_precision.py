@@ -234,3 +234,18 @@ def test_weight_only_dequantisation_hides_at_small_batch_and_shows_at_large():
     assert speed[1.0] > 3.0 and speed[16.0] > 3.0  # memory-bound: ~ 16 / 4.5 bits
     assert speed[256.0] < speed[16.0] and speed[4096.0] < 1.0  # compute-bound: dequantisation shows
     assert float(ops.dequant_passes(16.0)) == 1.0 and float(ops.dequant_passes(128.0)) == 2.0
+
+
+def test_w8a8_expert_dispatch_is_fp8_and_combine_bf16():
+    """DeepSeek-V3 report Sec. 3.3.2: dispatch the FP8-quantised expert input, combine in BF16; in
+    bf16 both directions carry 2 bytes (the pre-stop-21 formula)."""
+    dev = load_device("h100-sxm5-80gb")
+    spec = load_model("mixtral-8x7b")
+    _, fp8 = resolve_dtypes(dev, "fp8", "fp8", "fp8")
+    _, bf16 = resolve_dtypes(dev, None, None, None)
+    attn = ops.attention_work(64.0, 1.0, 1024.0)
+    a8 = float(ops.forward_ops(spec, 64.0, attn, 64.0, fp8, 1, 1, 8, 8)["moe_all_to_all"].comm_bytes)
+    a16 = float(ops.forward_ops(spec, 64.0, attn, 64.0, bf16, 1, 1, 8, 8)["moe_all_to_all"].comm_bytes)
+    k, h = spec.experts_per_token, spec.hidden_size
+    assert a16 == pytest.approx(spec.num_layers * 2.0 * 64 * k * h * 2.0)
+    assert a8 == pytest.approx(spec.num_layers * 64 * k * h * (1.0 + 2.0))
