@@ -211,9 +211,8 @@ def test_training_layout_that_does_not_fit_is_an_error_unless_allowed(capsys):
             "8", "--seq", "4096"]
     code, out, err = run_main([*argv, "--tp", "8"], capsys)
     assert code == 2 and err.count("\n") == 1 and "does not fit" in err and "--search" in err
-    # --search with no layout that fits: tests/data/bad_inputs.txt ("no layout")
-    code, out, err = run_main([*argv, "--tp", "8", "--allow-no-fit", "--json"], capsys)
-    assert code == 0 and json.loads(out)["fits"] is False
+    # --search with no layout that fits: tests/data/bad_inputs.txt ("no layout"); --allow-no-fit:
+    # test_cli_predict_train.test_layout_that_does_not_fit_is_reported_with_shortfall
 
 
 @pytest.mark.parametrize("argv,word", [
