@@ -310,7 +310,7 @@ def collective_time_s(kind: str, nbytes, n, ranks_per_node, hw, *, algo: str = "
             inv_nvls = inv_in * (1.0 / jnp.where(nvls_ok, nvls_eff, 1.0))
             nvls_in = jnp.where(nvls_ok, _times(s * (1.0 + inv_r), inv_nvls, ok_in), jnp.inf)
             nvls_out = jnp.where(multi, tree_out_t(inv_out * (1.0 / f_bw)), 0.0)
-            lat_nvls = _f(getattr(hw, "nvls_latency_s", 0.0))
+            lat_nvls = _f(hw.nvls_latency_s)
             nvls_lat = jnp.where(lat_nvls > 0, lat_nvls, NVLS_LATENCY_S) + jnp.where(multi, tree_out_lat, 0.0)
             cands.append(jnp.where(nvls_ok, nvls_lat + _pipelined(nvls_in, nvls_out, inv_k), jnp.inf))
         for c in cands:

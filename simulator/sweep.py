@@ -145,7 +145,7 @@ def _hw_table(pairs: tuple, is_system: bool):
         obj = resolve_hardware(None, name) if is_system else resolve_hardware(name)
         cdt, prec = resolve_dtypes(obj, None, a, None)
         hw_specs.append(build_hw(obj, cdt))
-        dtype_bytes.append(float(prec.kv_bytes))  # the KV default is the act dtype's bytes
+        dtype_bytes.append(float(prec.gemm_input_bytes()))  # the act dtype's element bytes
         compute_dtypes.append(cdt)
         act_bytes.append(float(prec.act_bytes))
         gemm_in.append(float(prec.gemm_in_bytes))
@@ -260,9 +260,12 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
     kv_bytes = bytes_col("kv_dtype", dtype_bytes)
     dq_flop = dequant_flop_of(w_bytes, a_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
     head_bytes = head_weight_bytes_of(w_bytes, cdt_table, index=h_codes)  # the front end's rule, per row
-    # Precision leaves in field order (built once; each block takes its slice)
-    prec_cols = (w_bytes, act_table[h_codes], kv_bytes, np.zeros(n), dq_flop, np.ones(n), head_bytes,
-                 gemm_in_table[h_codes])
+    act_bytes = act_table[h_codes]
+    # Precision leaves by field name (built once; each block takes its slice), as cfg_names below
+    prec_by_name = dict(weight_bytes=w_bytes, act_bytes=act_bytes, kv_bytes=kv_bytes, cast_bytes=np.zeros(n),
+                        dequant_flop=dq_flop, cast_reads=np.ones(n), head_weight_bytes=head_bytes,
+                        gemm_in_bytes=gemm_in_table[h_codes])
+    prec_cols = tuple(prec_by_name[f.name] for f in dataclasses.fields(O.Precision))
 
     arrays = {k: np.asarray(_column(df, k, v), dtype=np.float32) for k, v in NUMERIC_DEFAULTS.items()}
     eng_arrays, eng_bad = _engine_columns(df)
@@ -317,7 +320,7 @@ def serve(configs, errors: str = "raise", block_rows: int = BLOCK_ROWS) -> pd.Da
                 results[k] &= valid
             else:
                 results[k][~valid] = np.nan
-    extra = {"fits": results["fits"], "weight_bytes_per_param": w_bytes, "act_bytes_per_elem": act_table[h_codes],
+    extra = {"fits": results["fits"], "weight_bytes_per_param": w_bytes, "act_bytes_per_elem": act_bytes,
              "kv_bytes_per_elem": kv_bytes, "valid": valid, "error": reason}
     names = [*float_cols, *extra]
     keep = df.drop(columns=[c for c in names if c in df.columns])
